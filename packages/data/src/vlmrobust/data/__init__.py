@@ -1,0 +1,1 @@
+"""vlmrobust.data: readers of official dataset formats, MCQ builder, DataModules, the procedural world."""

@@ -1,0 +1,1 @@
+"""vlmrobust.eval: evaluators, metrics, RobustnessCallback, plots and the eval/line/theory commands."""

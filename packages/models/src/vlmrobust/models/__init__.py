@@ -1,0 +1,1 @@
+"""vlmrobust.models: role-based adapters (ImageTextScorer, GenerativeVLM, EmbeddingModel, FeatureExtractor), registry, tiny models."""

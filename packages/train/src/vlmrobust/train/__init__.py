@@ -1,0 +1,1 @@
+"""vlmrobust.train: LightningModules, losses, strategies, `vlmrobust fit` and the quickstart."""
