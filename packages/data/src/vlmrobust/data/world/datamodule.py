@@ -1,0 +1,143 @@
+"""LightningDataModule of the procedural world: ID captions for training, ID + shifts for robustness evals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.evalsets import EvalSetInfo
+from vlmrobust.data.world.classes import CLASS_NAMES
+from vlmrobust.data.world.datasets import CaptionDataset, ImageTransform, LabelledDataset, collate_captions
+from vlmrobust.data.world.domains import SHIFTS
+from vlmrobust.data.world.generator import ProceduralWorld
+
+
+class WorldDataModule(LightningDataModule):
+    """Procedural-world data: captioned ID images for training; labelled ID and shifted images for evaluation.
+
+    ``val_dataloader()`` and ``test_dataloader()`` both return ``[id, *shifts]`` loaders over the eval split,
+    in the order of :attr:`eval_sets`. Images are PIL until the image transform, which a LightningModule
+    replaces with its model's preprocessing via :meth:`set_image_transforms` (effective even after setup).
+
+    Args:
+        seed: world seed; every image and caption is a pure function of (seed, domain, split, index).
+        train_size: number of captioned ID training images.
+        eval_size: number of labelled images in each eval set (ID and every shift).
+        image_size: image side in pixels (32 to 64 intended).
+        shifts: shift domains to evaluate, in this order (default: all of ``SHIFTS``).
+        batch_size: training batch size.
+        eval_batch_size: batch size of the eval loaders.
+        num_workers: DataLoader worker processes (persistent when > 0).
+        templates: zero-shot prompt templates, ``"{}"`` standing for the class name.
+        cache_images: keep generated images in memory (about 3 KB each at 32 px) across epochs.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,  # world seed: every image/caption is a pure function of (seed, domain, split, index)
+        train_size: int = 2000,  # number of captioned ID training images
+        eval_size: int = 500,  # number of labelled images in each eval set (ID and every shift)
+        image_size: int = 32,  # image side in pixels (32-64 intended)
+        shifts: Sequence[str] = SHIFTS,  # shift domains to evaluate, in this order (default: all)
+        batch_size: int = 64,  # training batch size
+        eval_batch_size: int = 256,  # batch size of the eval loaders
+        num_workers: int = 0,  # DataLoader worker processes (persistent when > 0)
+        templates: Sequence[str] = ("a photo of a {}.",),  # zero-shot prompt templates, "{}" = class name
+        cache_images: bool = True,  # keep generated images in memory (~3 KB each at 32 px) across epochs
+    ) -> None:
+        super().__init__()
+        for name in shifts:
+            if name not in SHIFTS:
+                raise ValueError(f"Unknown world shift {name!r}. {did_you_mean(name, SHIFTS, 'shifts')}")
+        if len(set(shifts)) != len(shifts):
+            raise ValueError(f"world shifts must be distinct, got {list(shifts)}")
+        for t in templates:
+            if "{}" not in t:
+                raise ValueError(f"prompt template {t!r} has no '{{}}' placeholder for the class name")
+        for key, value in (("train_size", train_size), ("eval_size", eval_size), ("batch_size", batch_size)):
+            if value < 1:
+                raise ValueError(f"{key} must be >= 1, got {value}")
+        self.save_hyperparameters()
+        self.seed, self.train_size, self.eval_size = seed, train_size, eval_size
+        self.shifts, self.templates = list(shifts), list(templates)
+        self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
+        self.cache_images = cache_images
+        self.world = ProceduralWorld(seed, image_size)
+        self.train_transform: ImageTransform | None = None
+        self.eval_transform: ImageTransform | None = None
+        self.train_set: CaptionDataset | None = None
+        self.eval_datasets: list[LabelledDataset] = []
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names in label order."""
+        return CLASS_NAMES
+
+    @property
+    def eval_domains(self) -> list[str]:
+        """Domains of the eval sets, in loader order: ``["id", *shifts]``."""
+        return ["id", *self.shifts]
+
+    @property
+    def eval_sets(self) -> list[EvalSetInfo]:
+        """Metadata of the eval sets, in the order of ``val_dataloader()``."""
+        return [
+            EvalSetInfo(
+                name=f"world/{d}",
+                class_names=CLASS_NAMES,
+                templates=tuple(self.templates),
+                id_set=None if d == "id" else "world/id",
+                num_samples=self.eval_size,
+            )
+            for d in self.eval_domains
+        ]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the datasets (cheap: images are drawn on access)."""
+        if self.train_set is None:
+            cache = self.cache_images
+            self.train_set = CaptionDataset(
+                self.world, "id", "train", self.train_size, self.train_transform, cache
+            )
+            self.eval_datasets = [
+                LabelledDataset(self.world, d, "eval", self.eval_size, self.eval_transform, cache)
+                for d in self.eval_domains
+            ]
+
+    def set_image_transforms(self, train: ImageTransform, eval: ImageTransform) -> None:
+        """Use ``train`` for training images and ``eval`` for eval images (also on already built datasets)."""
+        self.train_transform, self.eval_transform = train, eval
+        if self.train_set is not None:
+            self.train_set.transform = train
+        for ds in self.eval_datasets:
+            ds.transform = eval
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool, **kwargs: Any) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            **kwargs,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled (seeded) ID image-caption batches; ``caption`` stays a list of strings."""
+        self.setup()
+        gen = torch.Generator().manual_seed(self.seed)
+        return self._loader(self.train_set, self.batch_size, True, collate_fn=collate_captions, generator=gen)
+
+    def val_dataloader(self) -> list[DataLoader]:
+        """Loaders of the eval sets ``[id, *shifts]`` (not shuffled)."""
+        self.setup()
+        return [self._loader(ds, self.eval_batch_size, False) for ds in self.eval_datasets]
+
+    def test_dataloader(self) -> list[DataLoader]:
+        """Same loaders as :meth:`val_dataloader` (the world's eval split is its test split)."""
+        return self.val_dataloader()
