@@ -1,1 +1,22 @@
-"""vlmrobust.eval: evaluators, metrics, RobustnessCallback, plots and the eval/line/theory commands."""
+"""vlmrobust.eval: evaluators, metrics, RobustnessCallback, plots and the eval/line/theory commands.
+
+Public classes are resolved lazily so that torch-free commands (``vlmrobust line``) stay light.
+"""
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "RobustnessCallback": "vlmrobust.eval.robustness_callback",
+    "AutoWandbLogger": "vlmrobust.eval.tracking",
+    "build_zero_shot_head": "vlmrobust.eval.zeroshot",
+    "zero_shot_logits": "vlmrobust.eval.zeroshot",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'vlmrobust.eval' has no attribute {name!r}")

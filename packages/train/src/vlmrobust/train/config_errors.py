@@ -1,0 +1,47 @@
+"""Config errors that name the valid choices: unknown init args of a ``class_path`` get did-you-mean."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from importlib import import_module
+from typing import NoReturn
+
+from lightning.pytorch.cli import LightningArgumentParser
+
+from vlmrobust.core.suggest import did_you_mean
+
+_CLASS_PATH = re.compile(r"class_path '([\w.]+)'")
+_UNKNOWN_OPTION = re.compile(r"Option '(\w+)' is not accepted")
+
+
+def init_arg_names(class_path: str) -> list[str]:
+    """Names of the constructor arguments of ``class_path`` (``module.Class``), or [] if not importable."""
+    module, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return []
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def explain(message: str) -> str:
+    """Append the valid init args (with did-you-mean) for every unknown option of a class in ``message``."""
+    hints = []
+    for class_path, option in zip(
+        _CLASS_PATH.findall(message), _UNKNOWN_OPTION.findall(message), strict=False
+    ):
+        valid = init_arg_names(class_path)
+        if valid:
+            hints.append(
+                f"{class_path}: unknown init arg '{option}'. {did_you_mean(option, valid, 'init args')}"
+            )
+    return message if not hints else message + "\n" + "\n".join(hints)
+
+
+class ArgumentParser(LightningArgumentParser):
+    """``LightningArgumentParser`` whose errors list the valid init args of a misconfigured class."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        super().error(explain(message), ex)

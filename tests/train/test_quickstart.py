@@ -1,0 +1,87 @@
+"""A shrunken quickstart runs end to end, writes every output, logs offline W&B runs and resumes."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from vlmrobust.core.store import ResultsStore
+from vlmrobust.eval.wandb_files import read_history
+from vlmrobust.train import quickstart
+
+
+@pytest.mark.slow
+def test_quickstart_end_to_end_and_resume(tmp_path, capsys):
+    out = tmp_path / "qs"
+    argv = [
+        "--out",
+        str(out),
+        "--train-sizes",
+        "32",
+        "--seeds",
+        "0",
+        "1",
+        "--max-steps",
+        "3",
+        "--eval-size",
+        "32",
+        "--shifts",
+        "sketch",
+        "pose",
+    ]
+    assert quickstart.main(argv) == 0
+
+    for name in ("results.db", "effective_robustness.csv", "lines.json", "robustness_lines.png"):
+        assert (out / name).is_file(), name
+    er = pd.read_csv(out / "effective_robustness.csv")
+    assert list(er.columns[:6]) == [
+        "model",
+        "ood",
+        "id_acc",
+        "ood_acc",
+        "predicted_ood_acc",
+        "effective_robustness",
+    ]
+    assert set(er["ood"]) == {"world/sketch", "world/pose"}
+    assert set(er["model"]) == {"tinyclip-n32-s0", "tinyclip-n32-s1"}
+    lines = json.loads((out / "lines.json").read_text())
+    assert set(lines) == {"world/sketch", "world/pose"} and all(v["n"] == 2 for v in lines.values())
+
+    cells = ResultsStore(out / "results.db").cells()
+    assert len(cells) == 2 * 3 and set(cells["step"]) == {3} and set(cells["n"]) == {32}
+    # the stored ID/OOD accuracies are exactly those the CSV reports
+    stored = cells.set_index(["run", "eval_set"])["value"]
+    for row in er.itertuples():
+        assert row.id_acc == pytest.approx(stored[(row.model, "world/id")], abs=1e-12)
+        assert row.ood_acc == pytest.approx(stored[(row.model, row.ood)], abs=1e-12)
+    preds = ResultsStore(out / "results.db").predictions(run="tinyclip-n32-s0", eval_set="world/pose")
+    assert len(preds) == 32 and preds["correct"].mean() == pytest.approx(
+        stored[("tinyclip-n32-s0", "world/pose")]
+    )
+
+    runs = sorted(Path(out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2
+    logged = {}
+    for run_dir in runs:
+        history = read_history(run_dir)
+        row = next(r for r in history if "robustness/world.pose/ood_acc" in r)
+        table = json.loads(next((run_dir / "files").rglob("pairs_*.table.json")).read_text())
+        assert table["columns"][:4] == ["step", "shift", "id_acc", "ood_acc"] and len(table["data"]) == 2
+        logged[row["robustness/world.pose/ood_acc"]] = row["robustness/world.pose/ood_probit"]
+    # each W&B run logged its stored OOD accuracy and the probit of it
+    for run in ("tinyclip-n32-s0", "tinyclip-n32-s1"):
+        acc = stored[(run, "world/pose")]
+        assert any(abs(a - acc) < 1e-6 and abs(p - norm.ppf(acc)) < 1e-5 for a, p in logged.items())
+
+    capsys.readouterr()
+    assert quickstart.main(argv) == 0  # resume: both runs already in results.db
+    printed = capsys.readouterr().out
+    assert printed.count("already in results.db, skipped") == 2
+    assert len(sorted(Path(out / "wandb").glob("offline-run-*"))) == 2
+
+
+def test_quickstart_needs_two_runs(tmp_path):
+    with pytest.raises(SystemExit):
+        quickstart.main(["--out", str(tmp_path), "--train-sizes", "32", "--seeds", "0"])
