@@ -16,8 +16,13 @@ def _validate(tmp_path, callback: RobustnessCallback) -> pl.Trainer:
     data = WorldDataModule(seed=0, train_size=8, eval_size=24, shifts=("sketch", "pose"), eval_batch_size=10)
     module = CLIPFineTune(model_seed=0)
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, logger=False, callbacks=[callback], enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=str(tmp_path),
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=[callback],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
     )
     trainer.validate(module, datamodule=data, verbose=False)
     return trainer
@@ -36,7 +41,9 @@ def test_pairs_eff_robustness_and_store(tmp_path):
     assert float(metrics["robustness/world.sketch/id_acc"]) == pytest.approx(id_acc)
     assert float(metrics["robustness/world.sketch/ood_acc"]) == pytest.approx(sketch_acc)
     clip = lambda a: min(max(a, 1 / 48), 1 - 1 / 48)  # noqa: E731  clipping rule with n = 24
-    assert float(metrics["robustness/world.sketch/ood_probit"]) == pytest.approx(norm.ppf(clip(sketch_acc)), abs=1e-5)
+    assert float(metrics["robustness/world.sketch/ood_probit"]) == pytest.approx(
+        norm.ppf(clip(sketch_acc)), abs=1e-5
+    )
     expected_er = sketch_acc - norm.cdf(0.8 * norm.ppf(clip(id_acc)) - 0.3)
     assert float(metrics["robustness/world.sketch/eff_robustness"]) == pytest.approx(expected_er, abs=1e-6)
     assert "robustness/world.pose/eff_robustness" not in metrics  # no baseline line for pose
@@ -46,7 +53,7 @@ def test_pairs_eff_robustness_and_store(tmp_path):
 
 
 def test_baseline_file_errors_name_the_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.json"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.json"):
         RobustnessCallback(baseline_lines=str(tmp_path / "missing.json"))
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"world/sketch": {"slope": 1.0}}))
@@ -60,6 +67,8 @@ def test_step_output_contract_is_checked(tmp_path):
             return None
 
     data = WorldDataModule(seed=0, train_size=8, eval_size=4, shifts=("sketch",))
-    trainer = pl.Trainer(accelerator="cpu", logger=False, callbacks=[RobustnessCallback()], enable_progress_bar=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", logger=False, callbacks=[RobustnessCallback()], enable_progress_bar=False
+    )
     with pytest.raises(TypeError, match="'index', 'pred'"):
         trainer.validate(NoDict(model_seed=0), datamodule=data, verbose=False)

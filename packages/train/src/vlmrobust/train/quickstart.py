@@ -117,7 +117,11 @@ def _quiet() -> None:
     """Keep the console to the quickstart's own progress lines (W&B and Lightning still log to files)."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     os.environ.setdefault("WANDB_SILENT", "true")
-    for message in (".*LeafSpec.*", ".*smaller than the logging interval.*", ".*does not have many workers.*"):
+    for message in (
+        ".*LeafSpec.*",
+        ".*smaller than the logging interval.*",
+        ".*does not have many workers.*",
+    ):
         warnings.filterwarnings("ignore", message=message)
 
 
