@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vlmrobust.core.robustness import RobustnessReport, fit_robustness
+from vlmrobust.core.robustness import RobustnessInputError, RobustnessReport, fit_robustness
 from vlmrobust.core.store import ResultsStore
 from vlmrobust.eval.commands.line import write_outputs
 from vlmrobust.eval.plots import plot_robustness_grid
@@ -193,6 +194,15 @@ def _parse(argv: Sequence[str] | None) -> QuickstartConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     """``vlmrobust quickstart``."""
     cfg = _parse(argv)
-    report = run(cfg)
+    try:
+        report = run(cfg)
+    except RobustnessInputError as err:
+        print(
+            f"vlmrobust quickstart: cannot fit the robustness lines: {err}\n"
+            f"The trained runs are kept in {cfg.out / 'results.db'}; train a larger family "
+            "(more --train-sizes/--seeds or --max-steps) and run again to resume.",
+            file=sys.stderr,
+        )
+        return 2
     _print_summary(cfg, report)
     return 0
