@@ -5,7 +5,7 @@ Configs use ``class_path``/``init_args`` (constructor signatures are the schema)
     vlmrobust fit --config configs/fit/quickstart.yaml
     vlmrobust fit --config configs/fit/quickstart.yaml --trainer.max_steps 50 --model.init_args.lr 1e-4
     torchrun --nnodes 2 --nproc-per-node 8 -m vlmrobust.train.cli fit --config configs/fit/….yaml
-    fabric run --accelerator cuda --devices 8 -m vlmrobust.train.cli -- fit --config …
+    fabric run --accelerator cuda --devices 8 path/to/vlmrobust/train/cli.py fit --config … --trainer.devices 8
 
 Under ``torchrun``/``srun`` Lightning picks up the launcher's environment (``RANK``, ``WORLD_SIZE``,
 ``MASTER_ADDR``); set ``trainer.num_nodes``/``trainer.devices`` to match.
