@@ -1,0 +1,211 @@
+"""LightningDataModule serving ImageNet val plus its natural shifts as robustness eval sets.
+
+``val_dataloader()`` returns one loader per eval set, in the order of :attr:`eval_sets`: ImageNet val,
+then for every configured shift its paired ID set (val restricted to the shift's classes, for the
+200-class ImageNet-R/-A and 113-class ObjectNet; shared when two shifts have the same classes) followed
+by the shift itself, whose ``id_set`` names that ID set (val itself for 1000-class shifts). In ``mcq``
+mode every set is asked as K-way multiple-choice questions (built by seed, or read from ``mcq_dir``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.evalsets import EvalSetInfo
+from vlmrobust.data.imagenet import metadata
+from vlmrobust.data.imagenet.dataset import ImageNetEvalDataset, eval_set_info
+from vlmrobust.data.imagenet.restrict import pair_with_val
+from vlmrobust.data.imagenet.samples import ImageSet, OnError
+from vlmrobust.data.imagenet.shifts import (
+    read_imagenet_a,
+    read_imagenet_r,
+    read_imagenet_sketch,
+    read_imagenet_v2,
+    read_objectnet,
+)
+from vlmrobust.data.imagenet.val import LabelSource, read_imagenet_val
+
+ImageTransform = Callable[[Image.Image], torch.Tensor]
+SHIFT_READERS: dict[str, Callable[..., ImageSet]] = {
+    "imagenet-v2": read_imagenet_v2,
+    "imagenet-sketch": read_imagenet_sketch,
+    "imagenet-r": read_imagenet_r,
+    "imagenet-a": read_imagenet_a,
+    "objectnet": read_objectnet,
+}
+
+
+class ResizeCenterCrop:
+    """Default image transform: resize the short side to ``size``, centre-crop ``size`` x ``size``,
+    and return a float ``(3, size, size)`` tensor in [0, 1] (a model's own preprocessing replaces it)."""
+
+    def __init__(self, size: int = 224) -> None:
+        self.size = size
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        w, h = image.size
+        scale = self.size / min(w, h)
+        image = image.convert("RGB").resize(
+            (max(self.size, round(w * scale)), max(self.size, round(h * scale)))
+        )
+        w, h = image.size
+        left, top = (w - self.size) // 2, (h - self.size) // 2
+        image = image.crop((left, top, left + self.size, top + self.size))
+        arr = np.asarray(image, dtype=np.uint8)  # (H, W, 3)
+        return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)  # (3, H, W)
+
+
+class ImageNetDataModule(LightningDataModule):
+    """ImageNet val and its natural shifts as eval sets, for plain classification or MCQ (eval only).
+
+    Args:
+        val_root: ImageNet val (wnid folders, flat + devkit, or the Kaggle folder).
+        shifts: shift name -> folder; names from ``SHIFT_READERS`` (loader order follows this mapping).
+        val_labels: val label source: ``original``, ``clean`` (Kisel et al.) or ``real``.
+        val_label_file: ``clean_validation.csv`` / ``real.json`` when ``val_labels`` is not original.
+        paired_id: also serve val restricted to each subset shift's classes (the shift's ID set).
+        mode: ``classification`` (class label per image) or ``mcq`` (K-way questions).
+        mcq_strategy: distractor strategy in ``mcq`` mode (``visual`` needs ``mcq_dir``).
+        mcq_num_options: K in ``mcq`` mode.
+        mcq_num_questions: questions per eval set in ``mcq`` mode (``None``: every image).
+        mcq_seed: seed of the questions in ``mcq`` mode.
+        mcq_dir: folder of prebuilt benchmark files (``vlmrobust build-mcq`` names); ``None`` builds them.
+        templates: zero-shot prompt templates (``"{}"`` = class name); default the 80 OpenAI templates.
+        image_size: side of the default eval transform (until ``set_image_transforms`` replaces it).
+        eval_batch_size: batch size of the eval loaders.
+        num_workers: DataLoader worker processes (persistent when > 0).
+        on_error: bad input in a dataset folder: ``raise`` or ``skip`` (counted and logged).
+    """
+
+    def __init__(
+        self,
+        val_root: str,  # ImageNet val folder (any of the three official layouts)
+        shifts: Mapping[str, str]
+        | None = None,  # shift name -> folder, e.g. {"imagenet-r": "/data/imagenet-r"}
+        val_labels: LabelSource = "original",  # val label source: original, clean (Kisel et al.) or real
+        val_label_file: str | None = None,  # clean_validation.csv / real.json for clean / real labels
+        paired_id: bool = True,  # serve val restricted to each subset shift's classes before the shift
+        mode: Literal["classification", "mcq"] = "classification",  # plain labels or K-way questions
+        mcq_strategy: Literal["random", "hierarchy", "visual"] = "hierarchy",  # distractors in mcq mode
+        mcq_num_options: int = 5,  # K, options per question in mcq mode
+        mcq_num_questions: int | None = 5000,  # questions per eval set in mcq mode (None: every image)
+        mcq_seed: int = 0,  # seed of image selection, distractors and option order in mcq mode
+        mcq_dir: str | None = None,  # prebuilt benchmark files (build-mcq names); None: build in memory
+        templates: Sequence[str] | None = None,  # prompt templates with "{}"; None: 80 OpenAI templates
+        image_size: int = 224,  # side of the default eval transform (replaced by set_image_transforms)
+        eval_batch_size: int = 256,  # batch size of the eval loaders
+        num_workers: int = 0,  # DataLoader worker processes (persistent when > 0)
+        on_error: OnError = "raise",  # bad input: raise, or skip and report the count
+    ) -> None:
+        super().__init__()
+        shifts = dict(shifts or {})
+        for name in shifts:
+            if name not in SHIFT_READERS:
+                raise ValueError(
+                    f"unknown ImageNet shift {name!r}. {did_you_mean(name, SHIFT_READERS, 'shifts')}"
+                )
+        if mode not in ("classification", "mcq"):
+            raise ValueError(f"unknown mode {mode!r}; valid: 'classification', 'mcq'")
+        if mode == "mcq" and mcq_strategy == "visual" and mcq_dir is None:
+            raise ValueError(
+                "mcq_strategy 'visual' needs mcq_dir= with benchmarks built by `vlmrobust build-mcq`"
+            )
+        for t in templates or ():
+            if "{}" not in t:
+                raise ValueError(f"prompt template {t!r} has no '{{}}' placeholder for the class name")
+        self.save_hyperparameters()
+        self.val_root, self.shifts = val_root, shifts
+        self.val_labels, self.val_label_file, self.paired_id = val_labels, val_label_file, paired_id
+        self.mode, self.mcq_strategy, self.mcq_num_options = mode, mcq_strategy, mcq_num_options
+        self.mcq_num_questions, self.mcq_seed, self.mcq_dir = mcq_num_questions, mcq_seed, mcq_dir
+        self.templates = tuple(templates) if templates else metadata.clip_templates()
+        self.eval_batch_size, self.num_workers, self.on_error = eval_batch_size, num_workers, on_error
+        self.train_transform: ImageTransform | None = None
+        self.eval_transform: ImageTransform = ResizeCenterCrop(image_size)
+        self.image_sets: list[ImageSet] = []
+        self.eval_datasets: list[Dataset] = []
+
+    def _read_sets(self) -> list[ImageSet]:
+        val = read_imagenet_val(
+            self.val_root, labels=self.val_labels, label_file=self.val_label_file, on_error=self.on_error
+        )
+        sets, names = [val], {val.name}
+        for name, root in self.shifts.items():
+            id_set, shift = pair_with_val(val, SHIFT_READERS[name](root, on_error=self.on_error))
+            if self.paired_id and id_set.name not in names:
+                sets.append(id_set)
+                names.add(id_set.name)
+            sets.append(shift)
+        return sets
+
+    def _mcq(self, base: ImageNetEvalDataset) -> Dataset:
+        from vlmrobust.data.mcq.builder import build_mcq
+        from vlmrobust.data.mcq.dataset import MCQDataset
+        from vlmrobust.data.mcq.io import benchmark_stem, read_benchmark
+
+        image_set = base.image_set
+        if self.mcq_dir is None:
+            bench = build_mcq(
+                image_set, self.mcq_strategy, num_options=self.mcq_num_options,
+                num_questions=self.mcq_num_questions, seed=self.mcq_seed,
+            )  # fmt: skip
+            return MCQDataset(base, bench.questions)
+        stem = benchmark_stem(image_set.name, self.mcq_strategy, self.mcq_num_options, self.mcq_seed)
+        for suffix in (".jsonl", ".parquet"):
+            path = Path(self.mcq_dir) / f"{stem}{suffix}"
+            if path.is_file():
+                return MCQDataset(base, read_benchmark(path))
+        raise FileNotFoundError(f"{Path(self.mcq_dir) / stem}.jsonl: no benchmark file for {image_set.name}")
+
+    def setup(self, stage: str | None = None) -> None:
+        """Index every set (no image is opened) and build the eval datasets, once."""
+        if self.eval_datasets:
+            return
+        self.image_sets = self._read_sets()
+        for image_set in self.image_sets:
+            base = ImageNetEvalDataset(image_set, self.eval_transform)
+            self.eval_datasets.append(base if self.mode == "classification" else self._mcq(base))
+
+    @property
+    def eval_sets(self) -> list[EvalSetInfo]:
+        """Metadata of the eval sets, in the order of ``val_dataloader()`` (available after ``setup``)."""
+        self.setup()
+        infos = []
+        for image_set, ds in zip(self.image_sets, self.eval_datasets, strict=True):
+            info = eval_set_info(image_set)
+            infos.append(EvalSetInfo(info.name, info.class_names, self.templates, info.id_set, len(ds)))
+        return infos
+
+    def set_image_transforms(self, train: ImageTransform, eval: ImageTransform) -> None:
+        """Use ``eval`` for every eval image (also on already built datasets); ``train`` is kept for
+        subclasses that add training data (this module serves evals only)."""
+        self.train_transform, self.eval_transform = train, eval
+        for ds in self.eval_datasets:
+            ds.transform = eval
+
+    def val_dataloader(self) -> list[DataLoader]:
+        """One loader per eval set, in the order of :attr:`eval_sets` (not shuffled)."""
+        self.setup()
+        workers = self.num_workers
+        return [
+            DataLoader(
+                ds, self.eval_batch_size, shuffle=False, num_workers=workers, persistent_workers=workers > 0
+            )
+            for ds in self.eval_datasets
+        ]
+
+    def test_dataloader(self) -> list[DataLoader]:
+        """Same loaders as :meth:`val_dataloader`."""
+        return self.val_dataloader()
+
+
+__all__ = ["SHIFT_READERS", "ImageNetDataModule", "ResizeCenterCrop"]

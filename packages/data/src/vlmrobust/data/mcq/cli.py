@@ -1,0 +1,154 @@
+"""``vlmrobust build-mcq``: build MCQ benchmark files for ImageNet val and its shifts.
+
+Example::
+
+    vlmrobust build-mcq --set imagenet-val=/data/imagenet/val --set imagenet-r=/data/imagenet-r \\
+        --val-label-file /data/clean_validation.csv \\
+        --strategy random --strategy hierarchy --out benchmarks/mcq
+
+writes ``<out>/<eval_set>.<strategy>.k5.seed0.jsonl`` and ``.stats.json`` for every set, including
+ImageNet val restricted to each shift's classes (its paired ID set) unless ``--no-paired-id``. ImageNet
+val uses the clean labels of Kisel et al. by default (images without a valid label excluded; distractors
+avoid every correct label); ``--val-labels original`` uses the official single labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.imagenet import (
+    ImageSet,
+    id_counterpart,
+    read_imagenet_a,
+    read_imagenet_r,
+    read_imagenet_sketch,
+    read_imagenet_v2,
+    read_imagenet_val,
+    read_objectnet,
+)
+from vlmrobust.data.mcq.builder import STRATEGIES, build_mcq
+from vlmrobust.data.mcq.centroids import centroid_distance, class_centroids
+from vlmrobust.data.mcq.io import save_benchmark
+
+READERS: dict[str, Callable[..., ImageSet]] = {
+    "imagenet-v2": read_imagenet_v2,
+    "imagenet-sketch": read_imagenet_sketch,
+    "imagenet-r": read_imagenet_r,
+    "imagenet-a": read_imagenet_a,
+    "objectnet": read_objectnet,
+}
+SET_NAMES = ("imagenet-val", *READERS)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vlmrobust build-mcq", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--set",
+        action="append",
+        required=True,
+        metavar="NAME=ROOT",
+        help=f"an eval set and its folder; NAME in {', '.join(SET_NAMES)} (repeatable)",
+    )
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--strategy",
+        action="append",
+        choices=STRATEGIES,
+        help="distractor strategy (repeatable; default hierarchy)",
+    )
+    p.add_argument("--num-options", type=int, default=5, help="K, options per question")
+    p.add_argument("--num-questions", type=int, default=5000, help="N per eval set (0 = every image)")
+    p.add_argument("--seed", type=int, default=0, help="seeds image selection, distractors and option order")
+    p.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl", help="benchmark file format")
+    p.add_argument(
+        "--val-labels",
+        choices=("original", "clean", "real"),
+        default="clean",
+        help="label source of ImageNet val (default clean: Kisel et al., as in DESIGN.md)",
+    )
+    p.add_argument("--val-label-file", type=Path, help="clean_validation.csv or real.json")
+    p.add_argument(
+        "--no-paired-id", action="store_true", help="do not build val restricted to each shift's classes"
+    )
+    p.add_argument("--features", type=Path, help="visual: folder of <eval_set>.npz with sample_ids, features")
+    p.add_argument(
+        "--metric", choices=("cosine", "euclidean"), default="cosine", help="visual centroid metric"
+    )
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise", help="bad input: raise or skip")
+    return p
+
+
+def _read_sets(args: argparse.Namespace) -> list[ImageSet]:
+    roots: dict[str, str] = {}
+    for item in args.set:
+        name, sep, root = item.partition("=")
+        if not sep or not root:
+            raise SystemExit(f"build-mcq: --set takes NAME=ROOT, got {item!r}")
+        if name not in SET_NAMES:
+            raise SystemExit(f"build-mcq: unknown eval set {name!r}. {did_you_mean(name, SET_NAMES, 'sets')}")
+        roots[name] = root
+    sets = []
+    val = None
+    if "imagenet-val" in roots:
+        if args.val_labels != "original" and args.val_label_file is None:
+            raise SystemExit(
+                f"build-mcq: ImageNet val uses {args.val_labels} labels (default: clean, Kisel et al.); pass "
+                "--val-label-file clean_validation.csv (or real.json), or --val-labels original"
+            )
+        val = read_imagenet_val(
+            roots.pop("imagenet-val"), labels=args.val_labels, label_file=args.val_label_file,
+            on_error=args.on_error,
+        )  # fmt: skip
+        sets.append(val)
+    for name, root in roots.items():
+        shift = READERS[name](root, on_error=args.on_error)
+        if val is not None and not args.no_paired_id and not shift.classes.is_full:
+            sets.append(id_counterpart(val, shift))
+        sets.append(shift)
+    return sets
+
+
+def _visual_distance(image_set: ImageSet, folder: Path | None, metric: str) -> np.ndarray:
+    if folder is None:
+        raise SystemExit("build-mcq: --strategy visual needs --features FOLDER (<eval_set>.npz per set)")
+    path = folder / f"{image_set.name}.npz"
+    if not path.is_file() and image_set.id_set is None and "-on-" in image_set.name:
+        path = folder / f"{image_set.name.split('-on-')[0]}.npz"  # val features serve the restricted val sets
+    if not path.is_file():
+        raise SystemExit(f"build-mcq: {path}: no features file for {image_set.name}")
+    with np.load(path) as data:
+        ids, feats = [str(s) for s in data["sample_ids"]], data["features"]
+    row = {sid: i for i, sid in enumerate(ids)}
+    missing = [s.sample_id for s in image_set if s.sample_id not in row]
+    if missing:
+        raise SystemExit(f"build-mcq: {path}: no features for {len(missing)} sample(s), e.g. {missing[0]!r}")
+    rows = [row[s.sample_id] for s in image_set]
+    centroids = class_centroids(feats[rows], [s.label for s in image_set], len(image_set.classes))
+    return centroid_distance(centroids, metric)  # type: ignore[arg-type]
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``vlmrobust build-mcq``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    strategies = args.strategy or ["hierarchy"]
+    os.makedirs(args.out, exist_ok=True)
+    for image_set in _read_sets(args):
+        visual = _visual_distance(image_set, args.features, args.metric) if "visual" in strategies else None
+        for strategy in strategies:
+            bench = build_mcq(
+                image_set, strategy, num_options=args.num_options, num_questions=args.num_questions or None,
+                seed=args.seed, centroids_distance=visual,
+            )  # fmt: skip
+            path, _ = save_benchmark(list(bench.questions), bench.stats, args.out, args.format)
+            print(
+                f"{image_set.name} {strategy}: {len(bench.questions)} questions -> {path} "
+                f"(tree distance {bench.stats['mean_tree_distance']:.2f} vs random "
+                f"{bench.stats['random_tree_distance']:.2f})"
+            )
+    return 0
