@@ -9,22 +9,38 @@ from vlmrobust.models.commands import list_main
 from vlmrobust.models.registry import list_models
 
 
-def test_list_models_registry() -> None:
-    specs = list_models()
+def _fake_hf_cache(root) -> str:
+    """A Hugging Face cache holding one model repo (refs/main + an empty snapshot) and one dataset repo."""
+    commit = "0" * 40
+    for kind, name in (("models", "org--tiny-vlm"), ("datasets", "org--data")):
+        repo = root / f"{kind}--{name}"
+        (repo / "snapshots" / commit).mkdir(parents=True)
+        (repo / "snapshots" / commit / "config.json").write_text("{}")
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(commit)
+    return str(root)
+
+
+def test_list_models_registry(tmp_path) -> None:
+    specs = list_models(cache_dir=tmp_path / "no-cache")
     assert specs[:2] == ["open_clip:vlmrobust-tiny-clip", "open_clip:vlmrobust-tiny-sigmoid-clip"]
     assert "open_clip:ViT-B-32" in specs and "open_clip:ViT-B-32@laion2b_s34b_b79k" in specs
     assert len(specs) == len(set(specs))
-    assert list_models("hf") == []
+    assert list_models("hf", cache_dir=tmp_path / "no-cache") == []
+    assert list_models("hf", cache_dir=_fake_hf_cache(tmp_path / "hub")) == ["hf:org/tiny-vlm"]
+    assert "timm:vit_tiny_patch16_224" in list_models("timm")
     with pytest.raises(ValueError, match="Did you mean 'open_clip'"):
         list_models("openclip")  # type: ignore[arg-type]
 
 
-def test_list_main_filter(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_main_filter(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     assert list_main(["models", "--filter", "TINY-CLIP"]) == 0
     assert capsys.readouterr().out.splitlines() == ["open_clip:vlmrobust-tiny-clip"]
-    assert list_main(["models", "--backend", "hf"]) == 0
+    assert list_main(["models", "--backend", "hf", "--cache-dir", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert captured.out == "" and "no hf models match" in captured.err
+    assert list_main(["models", "--backend", "hf", "--cache-dir", _fake_hf_cache(tmp_path / "hub")]) == 0
+    assert capsys.readouterr().out.splitlines() == ["hf:org/tiny-vlm"]
 
 
 def test_vlmrobust_list_models_through_dispatcher(capsys: pytest.CaptureFixture[str]) -> None:

@@ -138,8 +138,6 @@ def test_dtype_argument() -> None:
         load_scorer(TINY, dtype=torch.int64)
 
 
-def test_other_backends_are_not_scorers_yet() -> None:
-    with pytest.raises(NotImplementedError, match="issue 4"):
-        load_scorer("hf:openai/clip-vit-base-patch32")
+def test_timm_is_not_a_scorer() -> None:
     with pytest.raises(ValueError, match="cannot score image-text pairs"):
         load_scorer("timm:resnet18")

@@ -15,6 +15,19 @@ _EXPORTS = {
     "load_scorer": "vlmrobust.models.registry",
     "ImageTextScorer": "vlmrobust.models.protocols",
     "OpenClipScorer": "vlmrobust.models.openclip",
+    "GenerativeVLM": "vlmrobust.models.protocols",
+    "HFGenerativeVLM": "vlmrobust.models.hf_vlm",
+    "ContinuationScores": "vlmrobust.models.protocols",
+    "load_vlm": "vlmrobust.models.hf_vlm",
+    "select_attention": "vlmrobust.models.attention",
+    "HFClipScorer": "vlmrobust.models.hf_clip",
+    "EmbeddingModel": "vlmrobust.models.protocols",
+    "FeatureExtractor": "vlmrobust.models.protocols",
+    "HFEmbeddingModel": "vlmrobust.models.embedding",
+    "TimmFeatureExtractor": "vlmrobust.models.timm_features",
+    "load_embedder": "vlmrobust.models.registry",
+    "load_feature_extractor": "vlmrobust.models.registry",
+    "HFVLMFeatureExtractor": "vlmrobust.models.embedding",
 }
 __all__ = sorted(_EXPORTS)
 

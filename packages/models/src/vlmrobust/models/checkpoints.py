@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -159,3 +161,20 @@ def resolve_open_clip_tag(arch: str, tag: str, cache_dir: str | os.PathLike[str]
     raise WeightsNotCachedError(
         f"could not download open_clip weights {arch}@{tag}: {'; '.join(errors)}. {advice}"
     )
+
+
+@contextmanager
+def enforce_hub_offline() -> Iterator[None]:
+    """While active, make ``huggingface_hub`` refuse HTTP if ``HF_HUB_OFFLINE`` is set in the environment now.
+
+    ``huggingface_hub`` reads the variable once at import; libraries that download through it (timm) would
+    otherwise try the network when the variable was set later (e.g. by a test or a launcher).
+    """
+    import huggingface_hub.constants as hf_constants
+
+    previous = hf_constants.HF_HUB_OFFLINE
+    hf_constants.HF_HUB_OFFLINE = previous or hub_offline()
+    try:
+        yield
+    finally:
+        hf_constants.HF_HUB_OFFLINE = previous

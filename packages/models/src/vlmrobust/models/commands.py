@@ -16,11 +16,17 @@ def list_main(argv: list[str]) -> int:
     parser.add_argument(
         "--filter", default=None, metavar="SUBSTR", help="only specs containing SUBSTR (case-insensitive)"
     )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="Hugging Face cache listed for hf: (default: the hub cache)",
+    )
     args = parser.parse_args(argv)
 
     from vlmrobust.models.registry import list_models
 
-    specs = list_models(args.backend)
+    specs = list_models(args.backend, cache_dir=args.cache_dir)
     if args.filter:
         specs = [s for s in specs if args.filter.lower() in s.lower()]
     if specs:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from PIL import Image
@@ -62,4 +63,86 @@ class ImageTextScorer(Protocol):
 
     def __call__(self, images: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Contrastive-loss inputs: (image_features, text_features, logit_scale[, logit_bias])."""
+        ...
+
+
+@dataclass(frozen=True)
+class ContinuationScores:
+    """Log-likelihoods of K continuations of one prompt (higher = more likely).
+
+    Attributes:
+        sum: summed log-probability of each continuation's tokens, float32 [K].
+        mean: per-token mean log-probability, float32 [K].
+        num_tokens: number of tokens of each continuation, long [K].
+    """
+
+    sum: torch.Tensor
+    mean: torch.Tensor
+    num_tokens: torch.Tensor
+
+    def choice(self, reduction: Literal["sum", "mean"] = "sum") -> int:
+        """Index of the most likely continuation under ``reduction``."""
+        return int(getattr(self, reduction).argmax())
+
+
+@runtime_checkable
+class GenerativeVLM(Protocol):
+    """An image-text-to-text model that generates answers and scores candidate answers by likelihood.
+
+    Attributes:
+        model: the backend model.
+        processor: the backend processor (tokenizer + image processor + chat template).
+        spec: the model spec string it was loaded from.
+    """
+
+    model: torch.nn.Module
+    processor: Any
+    spec: str
+
+    def format_prompt(self, prompt: str, with_image: bool = True) -> str:
+        """The user turn through the chat template, ending with the assistant's generation prompt."""
+        ...
+
+    def generate(
+        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, max_new_tokens: int = 32
+    ) -> list[str]:
+        """Decoded answers, one per prompt (each about its image, or text-only when ``images`` is None)."""
+        ...
+
+    def loglikelihood(
+        self, image: Image.Image | None, prompt: str, continuations: Sequence[str], shared_prefix: bool = True
+    ) -> ContinuationScores:
+        """Summed and mean log-probs [K] of each continuation as the answer; ``image=None`` scores without
+        the image."""
+        ...
+
+
+@runtime_checkable
+class EmbeddingModel(Protocol):
+    """A model that embeds (image, text) queries and targets into one space (VLM2Vec-style)."""
+
+    model: torch.nn.Module
+
+    def embed_queries(
+        self, texts: Sequence[str], images: Sequence[Image.Image] | None = None
+    ) -> torch.Tensor:
+        """Query embeddings [B, D] (unit norm when the model normalises)."""
+        ...
+
+    def embed_targets(
+        self, texts: Sequence[str], images: Sequence[Image.Image] | None = None
+    ) -> torch.Tensor:
+        """Target embeddings [B, D] (unit norm when the model normalises)."""
+        ...
+
+
+@runtime_checkable
+class FeatureExtractor(Protocol):
+    """Frozen image features for linear probes (CLS, mean-patch, last-token or mean-token at a layer)."""
+
+    pooling: str
+    layer: int
+
+    def __call__(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """Features [B, D] of the images."""
         ...
