@@ -9,37 +9,26 @@ from pathlib import Path
 import pytest
 
 from vlmrobust.core.store import ResultsStore
+from vlmrobust.train import cli
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / "configs" / "fit" / "quickstart.yaml"
 EVAL_SIZE = 37  # odd: DistributedSampler pads one rank with a duplicate of sample 0
 
 
-def _validate(workdir: Path, devices: int) -> tuple[dict[str, float], dict[str, tuple[float, int]]]:
+def _validate(
+    workdir: Path, devices: int, launcher: list[str] | None = None
+) -> tuple[dict[str, float], dict[str, tuple[float, int]]]:
+    """Run `validate` of the quickstart config in ``workdir``; return (logged metrics, stored cells)."""
     workdir.mkdir()
+    launcher = launcher or [sys.executable, "-m", "vlmrobust.train.cli"]
+    strategy = "ddp" if devices > 1 else "auto"
     cmd = [
-        sys.executable,
-        "-m",
-        "vlmrobust.train.cli",
-        "validate",
-        "--config",
-        str(CONFIG),
-        "--trainer.devices",
-        str(devices),
-        "--trainer.strategy",
-        "ddp" if devices > 1 else "auto",
-        "--trainer.logger",
-        "lightning.pytorch.loggers.CSVLogger",
-        "--trainer.logger.save_dir",
-        str(workdir),
-        "--trainer.logger.name",
-        "csv",
-        "--data.init_args.eval_size",
-        str(EVAL_SIZE),
-        "--data.init_args.eval_batch_size",
-        "8",
-        "--data.init_args.train_size",
-        "16",
+        *launcher,
+        *f"validate --config {CONFIG} --trainer.devices {devices} --trainer.strategy {strategy}".split(),
+        *f"--trainer.logger lightning.pytorch.loggers.CSVLogger --trainer.logger.save_dir {workdir}".split(),
+        *f"--trainer.logger.name csv --data.init_args.eval_size {EVAL_SIZE}".split(),
+        *["--data.init_args.eval_batch_size", "8", "--data.init_args.train_size", "16"],
     ]
     env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
@@ -52,11 +41,26 @@ def _validate(workdir: Path, devices: int) -> tuple[dict[str, float], dict[str, 
     return logged, stored
 
 
+@pytest.fixture(scope="module")
+def single_process(tmp_path_factory):
+    """Logged metrics and stored cells of the same validation in one process (the reference)."""
+    return _validate(tmp_path_factory.mktemp("ddp") / "single", devices=1)
+
+
 @pytest.mark.slow
-def test_ddp_two_processes_match_single_process(tmp_path):
-    logged_1, stored_1 = _validate(tmp_path / "single", devices=1)
+def test_ddp_two_processes_match_single_process(tmp_path, single_process):
+    logged_1, stored_1 = single_process
     logged_2, stored_2 = _validate(tmp_path / "ddp", devices=2)
     assert any(k.startswith("robustness/") and k.endswith("/ood_acc") for k in logged_1)
     assert logged_1 == logged_2  # exact equality, every logged key
     assert stored_1 == stored_2
     assert {n for _, n in stored_2.values()} == {EVAL_SIZE}  # the padded duplicate is counted once
+
+
+@pytest.mark.slow
+def test_fabric_run_launches_the_cli(tmp_path, single_process):
+    """`fabric run` (the current `lightning run model`) starts 2 processes of the CLI script."""
+    fabric = [str(Path(sys.executable).with_name("fabric")), "run", "--accelerator", "cpu", "--devices", "2"]
+    logged_1, stored_1 = single_process
+    logged_2, stored_2 = _validate(tmp_path / "fabric", devices=2, launcher=[*fabric, str(cli.__file__)])
+    assert logged_1 == logged_2 and stored_1 == stored_2
