@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vlmrobust.models.hf_loading import from_pretrained_offline
+from vlmrobust.models.scorer_base import DualEncoderScorer
 from vlmrobust.models.spec import ModelSpec
 
 
@@ -20,7 +21,7 @@ def _features(out: Any) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
-class HFClipScorer(torch.nn.Module):
+class HFClipScorer(DualEncoderScorer):
     """A Hugging Face dual encoder with its tokenizer and image processor, implementing ``ImageTextScorer``.
 
     Build it with ``load_scorer("hf:<repo-or-dir>")``. Texts are padded to ``context_length`` (as CLIP and
@@ -46,27 +47,6 @@ class HFClipScorer(torch.nn.Module):
         self.context_length: int = int(
             min(text_cfg.max_position_embeddings, getattr(tokenizer, "model_max_length", 1 << 30))
         )
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the model's parameters."""
-        return self.model.logit_scale.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """Floating dtype of the model's parameters."""
-        return self.model.logit_scale.dtype
-
-    @property
-    def logit_scale(self) -> torch.Tensor:
-        """exp of the learned temperature parameter, a scalar tensor (differentiable)."""
-        return self.model.logit_scale.exp().reshape(())
-
-    @property
-    def logit_bias(self) -> torch.Tensor | None:
-        """Learned logit bias (SigLIP) as a scalar tensor, else ``None``."""
-        bias = getattr(self.model, "logit_bias", None)
-        return None if bias is None else bias.reshape(())
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """The model's eval transform: PIL image -> float tensor [3, H, W]."""
@@ -103,13 +83,6 @@ class HFClipScorer(torch.nn.Module):
             self.model.get_text_features(input_ids=tokens.to(device=self.device, dtype=torch.long))
         )
         return F.normalize(out, dim=-1) if normalize else out
-
-    def similarity(self, image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
-        """Logits [B, T] = logit_scale · cos(image_features[b], text_features[t]) (+ logit_bias)."""
-        cos = F.normalize(image_features, dim=-1) @ F.normalize(text_features, dim=-1).T  # [B, D] @ [D, T]
-        logits = self.logit_scale.to(cos.dtype) * cos
-        bias = self.logit_bias
-        return logits if bias is None else logits + bias.to(cos.dtype)
 
     def forward(self, images: torch.Tensor, tokens: torch.Tensor | Sequence[str]) -> tuple[torch.Tensor, ...]:
         """Return ``(image_features, text_features, logit_scale[, logit_bias])`` (unit-norm features)."""

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from vlmrobust.core.suggest import did_you_mean
@@ -20,12 +19,13 @@ from vlmrobust.models.checkpoints import (
     resolve_open_clip_tag,
     save_state_dict_file,
 )
+from vlmrobust.models.scorer_base import DualEncoderScorer
 from vlmrobust.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
 
-class OpenClipScorer(torch.nn.Module):
+class OpenClipScorer(DualEncoderScorer):
     """An open_clip model with its tokenizer and transforms, implementing ``ImageTextScorer``.
 
     Build it with ``vlmrobust.models.load_scorer("open_clip:…")``. Calling it, ``scorer(images, tokens)``,
@@ -57,27 +57,6 @@ class OpenClipScorer(torch.nn.Module):
         self.spec = spec
         self.context_length: int = int(tokenizer.context_length)
 
-    @property
-    def device(self) -> torch.device:
-        """Device of the model's parameters."""
-        return self.model.logit_scale.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """Floating dtype of the model's parameters."""
-        return self.model.logit_scale.dtype
-
-    @property
-    def logit_scale(self) -> torch.Tensor:
-        """exp of the learned temperature parameter, a scalar tensor (differentiable)."""
-        return self.model.logit_scale.exp().reshape(())
-
-    @property
-    def logit_bias(self) -> torch.Tensor | None:
-        """Learned logit bias (SigLIP-style models) as a scalar tensor, else ``None``."""
-        bias = self.model.logit_bias
-        return None if bias is None else bias.reshape(())
-
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """Token ids, LongTensor [T, context_length] on CPU; long texts are truncated."""
         if isinstance(texts, str):
@@ -92,13 +71,6 @@ class OpenClipScorer(torch.nn.Module):
         """Embed strings or token ids [T, L] into [T, D] (unit norm if ``normalize``)."""
         tokens = texts if isinstance(texts, torch.Tensor) else self.tokenize(texts)
         return self.model.encode_text(tokens.to(device=self.device, dtype=torch.long), normalize=normalize)
-
-    def similarity(self, image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
-        """Logits [B, T] = logit_scale · cos(image_features[b], text_features[t]) (+ logit_bias)."""
-        cos = F.normalize(image_features, dim=-1) @ F.normalize(text_features, dim=-1).T  # [B, D] @ [D, T]
-        logits = self.logit_scale.to(cos.dtype) * cos
-        bias = self.logit_bias
-        return logits if bias is None else logits + bias.to(cos.dtype)
 
     def forward(self, images: torch.Tensor, tokens: torch.Tensor | Sequence[str]) -> tuple[torch.Tensor, ...]:
         """Return ``(image_features, text_features, logit_scale[, logit_bias])`` for ``ClipLoss``/``SigLipLoss``.
