@@ -74,7 +74,26 @@ class _WorldDataset(Dataset):
         return self._cache[i]
 
 
-class CaptionDataset(_WorldDataset):
+class _DomainDataset(_WorldDataset):
+    """Single-object samples of one domain (the stream is the domain's name)."""
+
+    def __init__(
+        self,
+        world: ProceduralWorld,
+        domain: str,
+        split: str,
+        size: int,
+        transform: ImageTransform | None,
+        cache: bool,
+    ) -> None:
+        super().__init__(world, split, size, transform, cache)
+        self.domain = self.stream = get_domain(domain).name
+
+    def _generate(self, i: int) -> WorldSample:
+        return self.world.sample(self.domain, self.split, i)
+
+
+class CaptionDataset(_DomainDataset):
     """Image-caption pairs of one domain: items ``{"image", "caption", "label", "index"}``.
 
     Args:
@@ -95,11 +114,7 @@ class CaptionDataset(_WorldDataset):
         transform: ImageTransform | None = None,
         cache: bool = False,
     ) -> None:
-        super().__init__(world, split, size, transform, cache)
-        self.domain = self.stream = get_domain(domain).name
-
-    def _generate(self, i: int) -> WorldSample:
-        return self.world.sample(self.domain, self.split, i)
+        super().__init__(world, domain, split, size, transform, cache)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         i = self._index(i)
@@ -107,7 +122,7 @@ class CaptionDataset(_WorldDataset):
         return {"image": self._image(s.image), "caption": s.caption, "label": s.label, "index": i}
 
 
-class LabelledDataset(_WorldDataset):
+class LabelledDataset(_DomainDataset):
     """Labelled images of one domain: items ``{"image", "label", "index"}``.
 
     Args:
@@ -128,16 +143,12 @@ class LabelledDataset(_WorldDataset):
         transform: ImageTransform | None = None,
         cache: bool = False,
     ) -> None:
-        super().__init__(world, split, size, transform, cache)
-        self.domain = self.stream = get_domain(domain).name
+        super().__init__(world, domain, split, size, transform, cache)
 
     @property
     def class_names(self) -> tuple[str, ...]:
         """Class names in label order."""
         return self.world.class_names
-
-    def _generate(self, i: int) -> WorldSample:
-        return self.world.sample(self.domain, self.split, i)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         i = self._index(i)
