@@ -12,17 +12,31 @@ from torch.utils.data import Dataset
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.imagenet import metadata
 from vlmrobust.data.imagenet.images import load_image
-from vlmrobust.data.imagenet.samples import ClassSubset, ImageSet
+from vlmrobust.data.imagenet.samples import ClassSubset, ImageSet, imagenet_1k_classes
 
 
 def eval_set_info(image_set: ImageSet) -> EvalSetInfo:
-    """``EvalSetInfo`` of a set: its class names, the 80 OpenAI templates and its paired ID set."""
+    """``EvalSetInfo`` of a set: its class names, the 80 OpenAI templates and its paired ID set.
+
+    A set whose classes map to several IN-1k classes each (ObjectNet, val on ObjectNet's classes) is scored
+    over the mapped IN-1k columns (``head_names``, e.g. 125 for ObjectNet), each column counting for its
+    class (``head_to_class``): argmax over those columns, then mapped, never a 1000-way argmax.
+    """
+    groups = image_set.classes.in1k_groups
+    head_names = head_to_class = None
+    if any(len(g) != 1 for g in groups):
+        in1k = imagenet_1k_classes().names
+        head_names = tuple(in1k[i] for g in groups for i in g)
+        head_to_class = tuple(k for k, g in enumerate(groups) for _ in g)
     return EvalSetInfo(
         name=image_set.name,
         class_names=image_set.classes.names,
         templates=metadata.clip_templates(),
         id_set=image_set.id_set,
         num_samples=len(image_set),
+        multi_label=image_set.multi_label,
+        head_names=head_names,
+        head_to_class=head_to_class,
     )
 
 
