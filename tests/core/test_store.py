@@ -153,3 +153,57 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     assert len(cells) == workers * n_puts * 2
     assert cells.groupby("run").size().tolist() == [n_puts * 2] * workers
     assert len(store.predictions()) == workers * n_puts * 5
+
+
+_V1_SCHEMA = """
+CREATE TABLE cells (run TEXT NOT NULL, model TEXT NOT NULL, eval_set TEXT NOT NULL, protocol TEXT NOT NULL,
+    metric TEXT NOT NULL, step INTEGER NOT NULL, value REAL, n INTEGER, extra TEXT, updated_at TEXT NOT NULL,
+    UNIQUE (run, model, eval_set, protocol, metric, step));
+CREATE TABLE predictions (run TEXT NOT NULL, model TEXT NOT NULL, eval_set TEXT NOT NULL,
+    protocol TEXT NOT NULL, step INTEGER NOT NULL, sample_id TEXT NOT NULL, label INTEGER NOT NULL,
+    pred INTEGER NOT NULL, correct INTEGER NOT NULL, score REAL,
+    PRIMARY KEY (run, model, eval_set, protocol, step, sample_id));
+INSERT INTO predictions VALUES ('r', 'm', 'id', 'zeroshot', -1, 's0', 1, 1, 1, NULL);
+PRAGMA user_version = 1;
+"""
+
+
+def test_per_sample_extra_round_trips_and_ids_are_listed(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.db")
+    frame = _preds("r", ["a", "b"]).assign(extra=[{"output": "B.", "scores": [0.5, 1.0]}, None])
+    store.put(predictions=frame)
+    got = store.predictions()
+    assert got["extra"].tolist() == [{"output": "B.", "scores": [0.5, 1.0]}, None]
+    assert store.prediction_ids("r", "m", "id", "zeroshot", -1) == {"a", "b"}
+    assert store.prediction_ids("r", "m", "id", "zeroshot", 3) == set()
+
+
+def test_version_1_file_is_upgraded_on_write_and_refused_before(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+    store = ResultsStore(path)
+    with pytest.raises(StoreError, match=r"old\.db has schema version 1; this vlmrobust reads version 2"):
+        store.predictions()
+    store.put(predictions=_preds("r", ["s1"]))  # a write upgrades in place, keeping the old row
+    assert store.schema_version() == SCHEMA_VERSION
+    got = store.predictions()
+    assert got["sample_id"].tolist() == ["s0", "s1"] and got["extra"].tolist() == [None, None]
+
+
+def test_newer_or_foreign_files_are_refused_and_left_untouched(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as conn:
+        conn.executescript(_V1_SCHEMA.replace("user_version = 1", "user_version = 99"))
+    with pytest.raises(StoreError, match="schema version 99"):
+        ResultsStore(newer).put([Cell("r", "m", "id", 0.5, 2)])
+    with pytest.raises(StoreError, match="upgrade vlmrobust-core"):
+        ResultsStore(newer).cells()
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE songs (title TEXT)")
+    with pytest.raises(StoreError, match=r"foreign\.db is a SQLite file with tables \['songs'\]"):
+        ResultsStore(foreign).put([Cell("r", "m", "id", 0.5, 2)])
+    with sqlite3.connect(foreign) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='cells'").fetchone()[0] == 0

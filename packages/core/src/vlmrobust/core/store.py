@@ -5,10 +5,13 @@ Two tables:
 * ``cells``: one number per (run, model, eval_set, protocol, metric, step), with the sample
   count ``n`` and free-form JSON ``extra``.
 * ``predictions``: one row per (run, model, eval_set, protocol, step, sample_id) with label,
-  prediction, correctness and an optional score.
+  prediction, correctness, an optional score and free-form JSON ``extra`` (option scores, the raw
+  generation of a VLM, the parse status of its answer, top-5 classes ...).
 
 The file is created (with its parent directory) on the first write, in WAL mode with a busy
-timeout, and its schema version is kept in ``PRAGMA user_version``. Every :meth:`ResultsStore.put`
+timeout, and its schema version is kept in ``PRAGMA user_version``. A version-1 file (no ``extra``
+column on predictions) is upgraded in place on the first write; a file of a newer version, or a SQLite
+file that is not a results store, is refused with a message naming it. Every :meth:`ResultsStore.put`
 is one ``BEGIN IMMEDIATE`` transaction of idempotent upserts: re-writing a key replaces the row,
 and a failure part-way rolls the whole call back, leaving earlier rows intact.
 """
@@ -30,12 +33,12 @@ import pandas as pd
 from vlmrobust.core.suggest import did_you_mean
 
 #: Version of the on-disk schema, stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 CELL_KEY: tuple[str, ...] = ("run", "model", "eval_set", "protocol", "metric", "step")
 CELL_COLUMNS: tuple[str, ...] = (*CELL_KEY, "value", "n", "extra", "updated_at")
 PREDICTION_KEY: tuple[str, ...] = ("run", "model", "eval_set", "protocol", "step", "sample_id")
-PREDICTION_COLUMNS: tuple[str, ...] = (*PREDICTION_KEY, "label", "pred", "correct", "score")
+PREDICTION_COLUMNS: tuple[str, ...] = (*PREDICTION_KEY, "label", "pred", "correct", "score", "extra")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
@@ -62,6 +65,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     pred INTEGER NOT NULL,
     correct INTEGER NOT NULL,
     score REAL,
+    extra TEXT,
     PRIMARY KEY (run, model, eval_set, protocol, step, sample_id)
 );
 """
@@ -74,8 +78,12 @@ ON CONFLICT ({", ".join(CELL_KEY)}) DO UPDATE SET
 _UPSERT_PREDICTION = f"""
 INSERT INTO predictions ({", ".join(PREDICTION_COLUMNS)}) VALUES ({", ".join("?" * len(PREDICTION_COLUMNS))})
 ON CONFLICT ({", ".join(PREDICTION_KEY)}) DO UPDATE SET
-    label = excluded.label, pred = excluded.pred, correct = excluded.correct, score = excluded.score
+    label = excluded.label, pred = excluded.pred, correct = excluded.correct, score = excluded.score,
+    extra = excluded.extra
 """
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE predictions ADD COLUMN extra TEXT",),  # 1 -> 2: per-sample JSON details
+}
 
 
 class StoreError(RuntimeError):
@@ -121,6 +129,12 @@ def _where(filters: dict[str, Any], valid: tuple[str, ...], table: str) -> tuple
             clauses.append(f"{key} = ?")
             params.append(value)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _json_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return json.dumps(value, sort_keys=True)
 
 
 class ResultsStore:
@@ -190,11 +204,35 @@ class ResultsStore:
                 f"{self.path} has schema version {version}, newer than this vlmrobust ({SCHEMA_VERSION}); "
                 "upgrade vlmrobust-core"
             )
-        if version < SCHEMA_VERSION:
+        if version == SCHEMA_VERSION:
+            return
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and tables:
+            raise StoreError(
+                f"{self.path} is a SQLite file with tables {sorted(tables)} but no vlmrobust schema version; "
+                "it is not a results store (give another path)"
+            )
+        if version == 0:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for old in range(max(version, 1), SCHEMA_VERSION) if version else ():
+            for statement in _MIGRATIONS[old]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _check_readable(self, conn: sqlite3.Connection) -> bool:
+        """False for an empty file; raise for a file of another schema version than this code reads."""
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            return False
+        if version != SCHEMA_VERSION:
+            action = "upgrade vlmrobust-core" if version > SCHEMA_VERSION else "write to it once to upgrade it"
+            raise StoreError(
+                f"{self.path} has schema version {version}; this vlmrobust reads version {SCHEMA_VERSION} "
+                f"({action})"
+            )
+        return True
 
     def schema_version(self) -> int:
         """The schema version of the file (0 when it does not exist yet)."""
@@ -215,7 +253,8 @@ class ResultsStore:
             cells: result cells; a cell whose key exists replaces the stored one.
             predictions: optional frame with columns ``run, model, eval_set, sample_id, label,
                 pred`` and optionally ``protocol`` (default ``"zeroshot"``), ``step`` (default -1),
-                ``correct`` (default ``label == pred``) and ``score`` (default NULL).
+                ``correct`` (default ``label == pred``), ``score`` (default NULL) and ``extra`` (a dict
+                per row, stored as JSON; default NULL).
 
         Raises:
             StoreError: a cell that is not a :class:`Cell`, or predictions missing columns.
@@ -250,16 +289,17 @@ class ResultsStore:
             df["correct"] = df["label"] == df["pred"]
         if "score" not in df.columns:
             df["score"] = None
+        df["extra"] = [_json_or_none(e) for e in df["extra"]] if "extra" in df.columns else None
         df = df[list(PREDICTION_COLUMNS)].astype(object)
         df = df.where(df.notna(), None)
 
         def convert(r: tuple[Any, ...]) -> tuple[Any, ...]:
-            run, model, eval_set, protocol, step, sample_id, label, pred, correct, score = r
+            run, model, eval_set, protocol, step, sample_id, label, pred, correct, score, extra = r
             return (run, model, eval_set, protocol, None if step is None else int(step),
                     None if sample_id is None else str(sample_id),
                     None if label is None else int(label), None if pred is None else int(pred),
                     None if correct is None else int(bool(correct)),
-                    None if score is None else float(score))  # fmt: skip
+                    None if score is None else float(score), extra)  # fmt: skip
 
         return [convert(r) for r in df.itertuples(index=False, name=None)]
 
@@ -274,6 +314,8 @@ class ResultsStore:
             return pd.DataFrame({c: [] for c in columns})
         conn = self._connect()
         try:
+            if not self._check_readable(conn):
+                return pd.DataFrame({c: [] for c in columns})
             has_table = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
             ).fetchone()
@@ -293,7 +335,7 @@ class ResultsStore:
             **filters: column = value (or a list of values), e.g. ``run="r1", eval_set=["a", "b"]``.
         """
         df = self._read("cells", CELL_COLUMNS, filters, ", ".join(CELL_KEY))
-        df["extra"] = [None if e is None else json.loads(e) for e in df["extra"]]
+        df["extra"] = [json.loads(e) if isinstance(e, str) else None for e in df["extra"]]
         return df
 
     def predictions(self, **filters: Any) -> pd.DataFrame:
@@ -304,7 +346,25 @@ class ResultsStore:
         """
         df = self._read("predictions", PREDICTION_COLUMNS, filters, ", ".join(PREDICTION_KEY))
         df["correct"] = df["correct"].astype(bool)
+        df["extra"] = [json.loads(e) if isinstance(e, str) else None for e in df["extra"]]
         return df
+
+    def prediction_ids(self, run: str, model: str, eval_set: str, protocol: str, step: int) -> set[str]:
+        """Sample ids already stored for one (run, model, eval_set, protocol, step): what a resumed
+        evaluation skips."""
+        if not self.exists:
+            return set()
+        conn = self._connect()
+        try:
+            self._check_readable(conn)
+            rows = conn.execute(
+                "SELECT sample_id FROM predictions WHERE run=? AND model=? AND eval_set=? AND protocol=? "
+                "AND step=?",
+                (run, model, eval_set, protocol, int(step)),
+            ).fetchall()
+        finally:
+            conn.close()
+        return {r[0] for r in rows}
 
     def _selected(self, metric: str, protocol: str, step: int | Literal["last"]) -> pd.DataFrame:
         df = self.cells(metric=metric, protocol=protocol)

@@ -9,8 +9,8 @@ from typing import Any
 _EXPORTS = {
     "RobustnessCallback": "vlmrobust.eval.robustness_callback",
     "AutoWandbLogger": "vlmrobust.eval.tracking",
-    "build_zero_shot_head": "vlmrobust.eval.zeroshot",
-    "zero_shot_logits": "vlmrobust.eval.zeroshot",
+    "build_zero_shot_head": "vlmrobust.eval.heads",
+    "zero_shot_logits": "vlmrobust.eval.heads",
 }
 
 __all__ = sorted(_EXPORTS)

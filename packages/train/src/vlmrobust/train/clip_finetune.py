@@ -9,7 +9,7 @@ import lightning.pytorch as pl
 import torch
 from open_clip import ClipLoss
 
-from vlmrobust.eval.zeroshot import build_zero_shot_head, zero_shot_logits
+from vlmrobust.eval.heads import build_zero_shot_head, zero_shot_logits
 from vlmrobust.models.registry import load_scorer
 from vlmrobust.train.schedules import warmup_cosine
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vlmrobust.eval.zeroshot import build_zero_shot_head, zero_shot_logits
+from vlmrobust.eval.heads import build_zero_shot_head, zero_shot_logits
 from vlmrobust.models.registry import load_scorer
 
 
