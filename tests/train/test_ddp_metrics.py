@@ -37,7 +37,7 @@ def _validate(
         rows = list(csv.DictReader(f))
     logged = {k: float(v) for row in rows for k, v in row.items() if v not in ("", None) and k != "step"}
     cells = ResultsStore(workdir / "outputs" / "fit" / "results.db").cells()
-    stored = {r.eval_set: (r.value, r.n) for r in cells.itertuples()}
+    stored = {(r.eval_set, r.protocol, r.metric): (r.value, r.n) for r in cells.itertuples()}
     return logged, stored
 
 

@@ -1,11 +1,14 @@
 """``RobustnessCallback``: (ID, OOD) accuracy pairs in the probit plane at every validation.
 
-The LightningModule's ``validation_step`` (or ``test_step``) returns, per batch, a dict with ``index``
-(dataset positions), ``pred``, ``label`` and ``correct`` tensors; the DataModule exposes ``eval_sets``
+The LightningModule answers each eval set by an evaluation protocol: it implements
+``eval_protocol(info) -> EvalProtocol`` (``vlmrobust.eval.protocols``) and its ``validation_step`` (or
+``test_step``) returns that protocol's ``BatchPredictions``; the DataModule exposes ``eval_sets``
 (``vlmrobust.data.evalsets.EvalSetInfo``) in the order of its dataloaders. At the end of the epoch the
-callback gathers every rank's rows, drops the samples a distributed sampler duplicated (by index),
-computes exact accuracies, logs them, logs a W&B Table and scatter chart of the pairs, and writes the
-cells and per-sample predictions to the SQLite results store in one transaction.
+callback gathers every rank's per-sample rows on rank 0, drops the samples a distributed sampler
+duplicated (by dataset index), reduces them with the protocol's own ``metrics`` (exact integer counts), so
+the numbers equal what ``vlmrobust eval`` stores for the same model, logs them, logs a W&B Table and
+scatter chart of the pairs, and writes the cells (under the protocol's key) and per-sample predictions to
+the SQLite results store in one transaction.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ from typing import Any
 
 import lightning.pytorch as pl
 import pandas as pd
-import torch
 
 from vlmrobust.core.effective import effective_robustness
 from vlmrobust.core.linefit import LineFit
 from vlmrobust.core.store import Cell, ResultsStore
 from vlmrobust.core.transforms import transform_accuracy
 from vlmrobust.data.evalsets import EvalSetInfo
-from vlmrobust.eval.gather import PredictionBuffer, gather_rows
+from vlmrobust.eval.distributed import Ranks
+from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, MetricValue
 
 
 class RobustnessCallback(pl.Callback):
@@ -33,9 +36,9 @@ class RobustnessCallback(pl.Callback):
         results_db: SQLite results store to write cells and per-sample predictions to; ``None`` disables.
         run_name: run key in the results store; defaults to the first logger's name/version.
         baseline_lines: a ``lines.json`` written by ``vlmrobust line`` (keys = OOD eval-set names); when
-            given, ``robustness/<shift>/eff_robustness`` is logged for every shift it has a line for.
+            given, ``robustness/<shift>/eff_robustness`` is logged for every shift it has a line for (a line
+            fitted on another ID set than the shift's is refused).
         transform: accuracy transform of the logged plane coordinates.
-        protocol: protocol key of the stored cells (e.g. ``zeroshot`` or ``mcq-random-k5``).
         store_predictions: also store one row per sample.
         log_table: log a W&B Table and scatter chart of the pairs when a W&B logger is attached.
     """
@@ -46,7 +49,6 @@ class RobustnessCallback(pl.Callback):
         run_name: str | None = None,
         baseline_lines: str | None = None,
         transform: str = "probit",
-        protocol: str = "zeroshot",
         store_predictions: bool = True,
         log_table: bool = True,
     ) -> None:
@@ -54,25 +56,30 @@ class RobustnessCallback(pl.Callback):
         self.run_name = run_name
         self.baseline = _load_lines(baseline_lines) if baseline_lines else {}
         self.transform = transform
-        self.protocol = protocol
         self.store_predictions = store_predictions
         self.log_table = log_table
-        self._buffers: dict[int, PredictionBuffer] = {}
+        self._rows: dict[int, list[dict[str, Any]]] = {}
         self._table_rows: list[list[Any]] = []
-        self.last_results: dict[str, dict[str, float]] = {}
+        self.last_results: dict[str, dict[str, MetricValue]] = {}
 
     # --- collection -------------------------------------------------------------------------------
     def _reset(self) -> None:
-        self._buffers = {}
+        self._rows = {}
 
     def _collect(self, outputs: Any, dataloader_idx: int) -> None:
-        if not isinstance(outputs, dict) or "correct" not in outputs:
+        if not isinstance(outputs, BatchPredictions):
             raise TypeError(
-                "RobustnessCallback needs validation_step/test_step to return a dict with 'index', 'pred', "
-                f"'label' and 'correct' tensors; got {type(outputs).__name__}"
+                "RobustnessCallback needs validation_step/test_step to return the BatchPredictions of the "
+                f"module's eval protocol (index, pred, label, correct); got {type(outputs).__name__}"
             )
-        buf = self._buffers.setdefault(dataloader_idx, PredictionBuffer())
-        buf.add(outputs["index"], outputs["pred"], outputs["label"], outputs["correct"])
+        extra = outputs.extra or [None] * len(outputs.index)
+        self._rows.setdefault(dataloader_idx, []).extend(
+            {"index": int(i), "pred": int(p), "label": int(y), "correct": bool(c), "extra": e}
+            for i, p, y, c, e in zip(
+                outputs.index.tolist(), outputs.pred.tolist(), outputs.label.tolist(),
+                outputs.correct.tolist(), extra, strict=True,
+            )
+        )  # fmt: skip
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._reset()
@@ -104,35 +111,45 @@ class RobustnessCallback(pl.Callback):
             raise ValueError(
                 f"{len(loaders)} eval dataloaders but {len(eval_sets)} eval_sets in the datamodule"
             )
-        per_set: dict[str, torch.Tensor] = {}
-        for i, info in enumerate(eval_sets):
-            rows = self._buffers.get(i, PredictionBuffer()).stacked().to(pl_module.device)
-            per_set[info.name] = gather_rows(rows, pl_module.all_gather)
-        results = {name: _accuracy(rows) for name, rows in per_set.items()}
+        protocols = [_protocol(pl_module, info) for info in eval_sets]
+        ranks = Ranks(trainer.global_rank, trainer.world_size)
+        records: dict[str, pd.DataFrame] = {}
+        results: dict[str, dict[str, MetricValue]] = {}
+        for i, (info, protocol) in enumerate(zip(eval_sets, protocols, strict=True)):
+            rows = ranks.gather(self._rows.get(i, []))
+            if ranks.is_main:
+                records[info.name] = dedupe(rows, loaders[i].dataset)
+                results[info.name] = protocol.metrics(records[info.name], info)
+        results = ranks.broadcast(results)
         self.last_results = results
-        metrics = self._metrics(eval_sets, results)
-        for key, value in metrics.items():
+        for key, value in self._metrics(eval_sets, results).items():
             pl_module.log(key, value, sync_dist=False, add_dataloader_idx=False)
-        if trainer.is_global_zero:
+        if ranks.is_main:
             self._log_table(trainer, eval_sets, results)
-            self._store(trainer, pl_module, eval_sets, loaders, per_set, results)
+            self._store(trainer, pl_module, eval_sets, protocols, records, results)
         self._reset()
 
     def _metrics(
-        self, eval_sets: list[EvalSetInfo], results: dict[str, dict[str, float]]
+        self, eval_sets: list[EvalSetInfo], results: dict[str, dict[str, MetricValue]]
     ) -> dict[str, float]:
         metrics: dict[str, float] = {}
         for info in eval_sets:
-            metrics[f"val/{_key(info.name)}/acc"] = results[info.name]["acc"]
+            metrics[f"val/{_key(info.name)}/acc"] = results[info.name]["top1"].value
         for info in _shifts(eval_sets):
-            id_res, ood_res = results[info.id_set], results[info.name]
+            id_res, ood_res = results[info.id_set]["top1"], results[info.name]["top1"]
             base = f"robustness/{_key(info.name)}"
-            metrics[f"{base}/id_acc"] = id_res["acc"]
-            metrics[f"{base}/ood_acc"] = ood_res["acc"]
+            metrics[f"{base}/id_acc"] = id_res.value
+            metrics[f"{base}/ood_acc"] = ood_res.value
             metrics[f"{base}/id_{self.transform}"] = _t(id_res, self.transform)
             metrics[f"{base}/ood_{self.transform}"] = _t(ood_res, self.transform)
             if info.name in self.baseline:
-                er, _ = effective_robustness(self.baseline[info.name], id_res["acc"], ood_res["acc"])
+                line = self.baseline[info.name]
+                if line.id_set is not None and line.id_set != info.id_set:
+                    raise ValueError(
+                        f"baseline line for {info.name!r} was fitted with ID set {line.id_set!r}, but this "
+                        f"pair's ID set is {info.id_set!r}; fit a line on ({info.id_set}, {info.name})"
+                    )
+                er, _ = effective_robustness(line, id_res.value, ood_res.value, n_id=id_res.n)
                 metrics[f"{base}/eff_robustness"] = float(er)
         return metrics
 
@@ -147,13 +164,13 @@ class RobustnessCallback(pl.Callback):
         import wandb
 
         for info in _shifts(eval_sets):
-            id_res, ood_res = results[info.id_set], results[info.name]
+            id_res, ood_res = results[info.id_set]["top1"], results[info.name]["top1"]
             self._table_rows.append(
                 [
                     trainer.global_step,
                     info.name,
-                    id_res["acc"],
-                    ood_res["acc"],
+                    id_res.value,
+                    ood_res.value,
                     _t(id_res, self.transform),
                     _t(ood_res, self.transform),
                 ]
@@ -175,7 +192,7 @@ class RobustnessCallback(pl.Callback):
                 }
             )
 
-    def _store(self, trainer, pl_module, eval_sets, loaders, per_set, results) -> None:
+    def _store(self, trainer, pl_module, eval_sets, protocols, records, results) -> None:
         if self.results_db is None:
             return
         run = self.run_name or _default_run_name(trainer)
@@ -186,37 +203,47 @@ class RobustnessCallback(pl.Callback):
                 run=run,
                 model=model,
                 eval_set=info.name,
-                value=results[info.name]["acc"],
-                n=int(results[info.name]["n"]),
-                protocol=self.protocol,
-                metric="top1",
+                value=float(m.value),
+                n=m.n,
+                protocol=protocol.key,
+                metric=name,
                 step=step,
+                extra=m.extra,
             )
-            for info in eval_sets
+            for info, protocol in zip(eval_sets, protocols, strict=True)
+            for name, m in results[info.name].items()
         ]
         predictions = None
         if self.store_predictions:
-            frames = []
-            for info, loader in zip(eval_sets, loaders, strict=True):
-                rows = per_set[info.name].numpy()
-                sample_id = loader.dataset.sample_id
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "run": run,
-                            "model": model,
-                            "eval_set": info.name,
-                            "protocol": self.protocol,
-                            "step": step,
-                            "sample_id": [sample_id(int(i)) for i in rows[:, 0]],
-                            "label": rows[:, 2],
-                            "pred": rows[:, 1],
-                            "correct": rows[:, 3],
-                        }
-                    )
+            frames = [
+                records[info.name].assign(
+                    run=run, model=model, eval_set=info.name, protocol=protocol.key, step=step
                 )
-            predictions = pd.concat(frames, ignore_index=True)
+                for info, protocol in zip(eval_sets, protocols, strict=True)
+            ]
+            predictions = pd.concat(frames, ignore_index=True).drop(columns=["index"])
         ResultsStore(self.results_db).put(cells, predictions)
+
+
+def dedupe(rows: list[dict[str, Any]], dataset: Any) -> pd.DataFrame:
+    """Per-sample records of one set from every rank's rows: the first row of each dataset index (a
+    ``DistributedSampler`` pads ranks with repeated samples), sorted by index, with ``sample_id``."""
+    columns = ["index", "sample_id", "label", "pred", "correct", "extra"]
+    if not rows:
+        return pd.DataFrame({c: [] for c in columns})
+    frame = pd.DataFrame(rows).drop_duplicates("index").sort_values("index", kind="stable")
+    frame["sample_id"] = [dataset.sample_id(int(i)) for i in frame["index"]]
+    return frame[columns].reset_index(drop=True)
+
+
+def _protocol(pl_module: pl.LightningModule, info: EvalSetInfo) -> EvalProtocol:
+    get = getattr(pl_module, "eval_protocol", None)
+    if get is None:
+        raise AttributeError(
+            f"RobustnessCallback needs the LightningModule to implement eval_protocol(info) -> EvalProtocol "
+            f"(vlmrobust.eval.protocols); {type(pl_module).__name__} does not"
+        )
+    return get(info)
 
 
 def _eval_sets(trainer: pl.Trainer) -> list[EvalSetInfo]:
@@ -239,14 +266,8 @@ def _shifts(eval_sets: list[EvalSetInfo]) -> list[EvalSetInfo]:
     return shifts
 
 
-def _accuracy(rows: torch.Tensor) -> dict[str, float]:
-    n = int(rows.shape[0])
-    acc = float(rows[:, 3].float().mean()) if n else float("nan")
-    return {"acc": acc, "n": n}
-
-
-def _t(res: dict[str, float], transform: str) -> float:
-    return float(transform_accuracy(res["acc"], transform, n=int(res["n"])))
+def _t(res: MetricValue, transform: str) -> float:
+    return float(transform_accuracy(res.value, transform, n=res.n))
 
 
 def _key(name: str) -> str:
@@ -270,7 +291,13 @@ def _load_lines(path: str) -> dict[str, LineFit]:
     for ood, v in raw.items():
         try:
             lines[ood] = LineFit(
-                slope=v["slope"], intercept=v["intercept"], r2=v["r2"], n=v["n"], transform=v["transform"]
+                slope=v["slope"],
+                intercept=v["intercept"],
+                r2=v["r2"],
+                n=v["n"],
+                transform=v["transform"],
+                id_set=v.get("id_set"),
+                ood_set=v.get("ood_set"),
             )
         except (KeyError, TypeError) as err:
             raise ValueError(

@@ -7,20 +7,29 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from open_clip import ClipLoss
 
-from vlmrobust.eval.heads import build_zero_shot_head, zero_shot_logits
+from vlmrobust.data.evalsets import EvalSetInfo
+from vlmrobust.eval.prompts import TemplateSet
+from vlmrobust.eval.protocols import (
+    BatchPredictions,
+    EvalProtocol,
+    MCQByPrompt,
+    ProtocolError,
+    ZeroShotClassification,
+)
 from vlmrobust.models.registry import load_scorer
+from vlmrobust.train.losses import ContrastiveLoss, InfoNCE
 from vlmrobust.train.schedules import warmup_cosine
 
 
 class CLIPFineTune(pl.LightningModule):
     """Fine-tune an image-text scorer on image-caption pairs; validate by zero-shot classification.
 
-    Batches for training are dicts with ``image`` ``[B, 3, H, W]`` and ``caption`` (list of B strings);
-    validation batches carry ``image``, ``label`` and ``index``. Validation builds one zero-shot head per
-    eval set from the DataModule's ``eval_sets`` (class names x templates) and returns per-sample
-    predictions for ``RobustnessCallback``.
+    Batches for training are dicts with ``image`` ``[B, 3, H, W]`` and ``caption`` (list of B strings).
+    Validation answers each of the DataModule's ``eval_sets`` by the protocol of its task
+    (``eval_protocol``): zero-shot classification for classification sets, the best-scoring option prompt
+    for MCQ sets, with the heads rebuilt from the current weights at every validation, and returns the
+    protocol's per-sample ``BatchPredictions`` for ``RobustnessCallback``.
 
     Args:
         model: model spec, e.g. ``open_clip:vlmrobust-tiny-clip`` or ``open_clip:ViT-B-32@openai``.
@@ -29,8 +38,8 @@ class CLIPFineTune(pl.LightningModule):
         betas: AdamW betas.
         eps: AdamW epsilon.
         warmup_steps: linear warmup steps before cosine decay.
-        gather_with_grad: all-gather features with gradients across ranks (exact global-batch gradient).
-        local_loss: compute the loss on the local rows against all gathered features (open_clip option).
+        loss: the contrastive loss (``vlmrobust.train.losses``; default symmetric InfoNCE with all-gather).
+        eval_templates: prompt template set of validation (``dataset``: each eval set's own templates).
         model_seed: seed of the random init for models without pretrained weights (``None`` = global RNG).
     """
 
@@ -42,37 +51,34 @@ class CLIPFineTune(pl.LightningModule):
         betas: tuple[float, float] = (0.9, 0.98),
         eps: float = 1e-6,
         warmup_steps: int = 10,
-        gather_with_grad: bool = True,
-        local_loss: bool = False,
+        loss: ContrastiveLoss | None = None,
+        eval_templates: TemplateSet = "dataset",
         model_seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["loss"])
         self.model_spec = model
         self.scorer = load_scorer(model, seed=model_seed).train()
-        self.loss_fn: ClipLoss | None = None
-        self._heads: dict[int, torch.Tensor] = {}
+        self.loss_fn: ContrastiveLoss = loss if loss is not None else InfoNCE()
+        self._protocols: dict[str, EvalProtocol] = {
+            "classification": ZeroShotClassification(templates=eval_templates),
+            "mcq": MCQByPrompt(templates=eval_templates),
+        }
 
     # --- data hooks ---------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        """Give the DataModule this model's image preprocessing and build the distributed loss."""
+        """Give the DataModule this model's image preprocessing and the loss this process's rank."""
         dm = getattr(self.trainer, "datamodule", None)
         if dm is not None and hasattr(dm, "set_image_transforms"):
             dm.set_image_transforms(self.scorer.preprocess_train, self.scorer.preprocess)
-        self.loss_fn = ClipLoss(
-            local_loss=self.hparams.local_loss,
-            gather_with_grad=self.hparams.gather_with_grad,
-            cache_labels=True,
-            rank=self.global_rank,
-            world_size=self.trainer.world_size,
-        )
+        self.loss_fn.setup_ranks(self.global_rank, self.trainer.world_size)
 
     # --- training -----------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         tokens = self.scorer.tokenize(batch["caption"]).to(self.device)
         image_features = self.scorer.encode_image(batch["image"], normalize=True)
         text_features = self.scorer.encode_text(tokens, normalize=True)
-        loss = self.loss_fn(image_features, text_features, self.scorer.logit_scale)
+        loss = self.loss_fn(image_features, text_features, self.scorer.logit_scale, self.scorer.logit_bias)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["caption"]))
         self.log("train/logit_scale", self.scorer.logit_scale.detach(), batch_size=len(batch["caption"]))
         return loss
@@ -82,20 +88,25 @@ class CLIPFineTune(pl.LightningModule):
         with torch.no_grad():
             self.scorer.model.logit_scale.clamp_(0, 4.6052)
 
-    # --- zero-shot validation -----------------------------------------------------------------------
+    # --- validation by protocol --------------------------------------------------------------------
+    def eval_protocol(self, info: EvalSetInfo) -> EvalProtocol:
+        """The protocol answering ``info``: zero-shot classification or MCQ by option prompts."""
+        if info.task not in self._protocols:
+            raise ProtocolError(
+                f"CLIPFineTune cannot evaluate {info.name!r} ({info.task} set); it runs "
+                f"{', '.join(self._protocols)} sets"
+            )
+        return self._protocols[info.task]
+
     def _eval_start(self) -> None:
-        self._heads = {}
         eval_sets = getattr(self.trainer.datamodule, "eval_sets", None)
         if eval_sets is None:
             raise AttributeError(
                 "CLIPFineTune validation needs a DataModule with `eval_sets` (class names, templates)"
             )
-        cache: dict[tuple, torch.Tensor] = {}
-        for i, info in enumerate(eval_sets):
-            key = (tuple(info.class_names), tuple(info.templates))
-            if key not in cache:
-                cache[key] = build_zero_shot_head(self.scorer, info.class_names, info.templates)
-            self._heads[i] = cache[key]
+        self._eval_sets = list(eval_sets)
+        for info in self._eval_sets:  # heads from the current weights
+            self.eval_protocol(info).prepare(self.scorer, info)
 
     def on_validation_epoch_start(self) -> None:
         self._eval_start()
@@ -103,24 +114,16 @@ class CLIPFineTune(pl.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._eval_start()
 
-    def _eval_step(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, torch.Tensor]:
-        logits = zero_shot_logits(self.scorer, batch["image"], self._heads[dataloader_idx])
-        pred = logits.argmax(dim=-1)
-        return {
-            "index": batch["index"],
-            "pred": pred,
-            "label": batch["label"],
-            "correct": pred == batch["label"],
-        }
+    def _eval_step(self, batch: dict[str, Any], dataloader_idx: int) -> BatchPredictions:
+        info = self._eval_sets[dataloader_idx]
+        return self.eval_protocol(info).predict(self.scorer, info, batch)
 
     def validation_step(
         self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, torch.Tensor]:
+    ) -> BatchPredictions:
         return self._eval_step(batch, dataloader_idx)
 
-    def test_step(
-        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, torch.Tensor]:
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> BatchPredictions:
         return self._eval_step(batch, dataloader_idx)
 
     # --- optimisation -------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def finished_runs(store_path: Path, max_steps: int) -> set[str]:
 
 def summarise(cfg: QuickstartConfig, runs: Sequence[str]) -> RobustnessReport:
     """Fit the robustness lines over the family and write the CSV, JSON and plot."""
-    wide = ResultsStore(cfg.out / "results.db").wide(metric="top1", protocol="zeroshot", step="last")
+    wide = ResultsStore(cfg.out / "results.db").wide(metric="top1", protocol="zeroshot/dataset", step="last")
     wide = wide[wide["model"].isin(runs)]
     oods = [c for c in wide.columns if c not in ("model", ID_SET)]
     report = fit_robustness(wide, id_col=ID_SET, ood_cols=oods, baseline=list(runs), transform=cfg.transform)
