@@ -35,3 +35,21 @@ def test_logits_are_scaled_cosines(scorer):
 def test_template_without_placeholder_fails(scorer):
     with pytest.raises(ValueError, match="placeholder"):
         build_zero_shot_head(scorer, ["circle"], ["a photo"])
+
+
+def test_cached_head_is_written_once_and_read_back(scorer, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from vlmrobust.eval.heads import cached_zero_shot_head, head_cache_key
+
+    classes, templates = ["circle", "star"], ["a {}", "the {}"]
+    head = cached_zero_shot_head(scorer, classes, templates, tmp_path)
+    torch.testing.assert_close(head, build_zero_shot_head(scorer, classes, templates))
+    (file,) = tmp_path.glob("*.safetensors")
+    assert file.stem == head_cache_key(scorer.spec, classes, templates)
+    save_file({"head": torch.zeros_like(load_file(str(file))["head"])}, str(file))  # mark the cached copy
+    assert cached_zero_shot_head(scorer, classes, templates, tmp_path).abs().sum() == 0  # read, not recomputed
+    assert head_cache_key(scorer.spec, classes, ["a {}"]) != file.stem
+    assert head_cache_key(scorer.spec, ["star", "circle"], templates) != file.stem
+    assert head_cache_key("open_clip:other", classes, templates) != file.stem
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
