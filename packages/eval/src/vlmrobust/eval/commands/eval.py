@@ -2,6 +2,8 @@
 
     vlmrobust eval --config configs/eval/world_tiny.yaml
     vlmrobust eval --config configs/eval/world_tiny.yaml --run again --chunk_size 64
+    vlmrobust eval --config configs/eval/world_tiny.yaml --protocols+ MCQByPrompt \
+        --models+ '{"spec": "hf:/models/llava-1.5-7b-hf", "role": "vlm", "family": "vlm"}'
     torchrun --nproc-per-node 8 -m vlmrobust.eval.commands.eval --config configs/eval/main_paper.yaml --device cuda
 
 A config names ``models`` (spec, role, family), ``data`` (any DataModule with ``eval_sets``, as
