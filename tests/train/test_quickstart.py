@@ -70,6 +70,8 @@ def test_quickstart_end_to_end_and_resume(tmp_path, capsys):
     assert len(sorted(Path(out / "wandb").glob("offline-run-*"))) == 3
 
 
-def test_quickstart_needs_two_runs(tmp_path):
-    with pytest.raises(SystemExit):
-        quickstart.main(["--out", str(tmp_path), "--train-sizes", "32", "--seeds", "0"])
+def test_quickstart_needs_two_runs(tmp_path, capsys):
+    assert quickstart.main(["--out", str(tmp_path), "--train-sizes", "32", "--seeds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "vlmrobust quickstart: error: a robustness line needs at least 2 runs" in err
+    assert "Traceback" not in err

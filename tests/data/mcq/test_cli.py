@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from vlmrobust.core import cli
 from vlmrobust.data.imagenet import fixtures as fx
 from vlmrobust.data.imagenet import metadata, read_imagenet_val
 from vlmrobust.data.mcq import read_benchmark
@@ -62,25 +66,52 @@ def test_visual_from_feature_files(trees, tmp_path):
         assert {c for c in q.options if c != q.answer_class} == {c for _, c in dists[:2]}
 
 
-def test_bad_arguments(trees, tmp_path):
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("vlmrobust build-mcq: error: ")
+    return err
+
+
+def test_bad_arguments(trees, tmp_path, capsys):
     val, _ = trees
-    with pytest.raises(SystemExit, match="Did you mean 'imagenet-r'"):
-        main(["--set", f"imagenet-rr={val}", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="needs --features"):
-        main(
-            [
-                "--set",
-                f"imagenet-val={val}",
-                "--out",
-                str(tmp_path),
-                "--strategy",
-                "visual",
-                "--val-labels",
-                "original",
-            ]
-        )
-    with pytest.raises(SystemExit, match=r"default: clean, Kisel et al\..*--val-label-file"):
-        main(["--set", f"imagenet-val={val}", "--out", str(tmp_path)])
+    assert main(["--set", f"imagenet-rr={val}", "--out", str(tmp_path)]) == 2
+    assert "unknown eval set 'imagenet-rr'. Did you mean 'imagenet-r'" in _one_error_line(capsys)
+    argv = ["--set", f"imagenet-val={val}", "--out", str(tmp_path), "--strategy", "visual",
+            "--val-labels", "original"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--strategy visual needs --features" in _one_error_line(capsys)
+    assert main(["--set", f"imagenet-val={val}", "--out", str(tmp_path)]) == 2
+    assert re.search(r"default: clean, Kisel et al\..*--val-label-file", _one_error_line(capsys))
+
+
+def test_missing_folder_is_one_line_naming_it(tmp_path, capsys):
+    missing = tmp_path / "no-such-imagenet-r"
+    assert cli.main(["build-mcq", "--set", f"imagenet-r={missing}", "--out", str(tmp_path / "out")]) == 2
+    assert (
+        _one_error_line(capsys)
+        == f"vlmrobust build-mcq: error: {missing}: ImageNet-R folder does not exist\n"
+    )
+
+
+def test_malformed_label_file_is_one_line_naming_it(trees, tmp_path, capsys):
+    val, _ = trees
+    bad = tmp_path / "clean_validation.csv"
+    bad.write_text("id,label\nILSVRC2012_val_00000001.JPEG,0\n", encoding="utf-8")
+    argv = ["build-mcq", "--set", f"imagenet-val={val}", "--val-label-file", str(bad), "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    assert f"error: {bad}:1: header 'id,label', expected " in _one_error_line(capsys)
+
+
+def test_errors_through_the_console_script_process(tmp_path):
+    missing = tmp_path / "nowhere"
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from vlmrobust.core.cli import main; sys.exit(main(sys.argv[1:]))",
+         "build-mcq", "--set", f"imagenet-sketch={missing}", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"vlmrobust build-mcq: error: {missing}") and "Traceback" not in proc.stderr
 
 
 def test_clean_labels_by_default(tmp_path):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
+from vlmrobust.core.optional import MissingDependencyError
 from vlmrobust.data.imagenet import ImageSet, Sample, imagenet_1k_classes
 from vlmrobust.data.mcq import (
     BenchmarkFormatError,
@@ -63,3 +65,11 @@ def test_bad_files_name_file_and_row(bench, tmp_path):
         read_benchmark(path)
     with pytest.raises(ValueError, match=r"end in \.jsonl or \.parquet"):
         write_benchmark(bench.questions, tmp_path / "b.csv")
+
+
+def test_parquet_without_pyarrow_names_the_parquet_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # any import of pyarrow now fails
+    with pytest.raises(
+        MissingDependencyError, match=r"pyarrow is needed .*pip install 'vlmrobust-data\[parquet\]'"
+    ):
+        read_benchmark(tmp_path / "q.parquet")

@@ -15,8 +15,6 @@ Public API, reusable by other commands:
 from __future__ import annotations
 
 import math
-import os
-import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator
 from numpy.typing import ArrayLike
 
+from vlmrobust.core.atomic import atomic_write
 from vlmrobust.core.linefit import Band, LineFit, bootstrap_band, units_scale
 from vlmrobust.core.robustness import RobustnessReport
 from vlmrobust.core.transforms import TransformName, get_transform
@@ -253,12 +252,6 @@ def plot_robustness_grid(
 def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     """Save ``fig`` to ``path`` through a temporary file and ``os.replace`` (never a partial file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
-    try:
-        fig.savefig(tmp, dpi=dpi, format=(path.suffix.lstrip(".") or "png"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(
+        path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=(path.suffix.lstrip(".") or "png"))
+    )

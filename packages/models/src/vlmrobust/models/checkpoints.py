@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from vlmrobust.core.atomic import atomic_write
+
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 CHECKPOINT_SUFFIXES = (".safetensors", *TORCH_SUFFIXES)
 _TRUE = {"1", "ON", "YES", "TRUE"}
@@ -93,15 +95,8 @@ def save_state_dict_file(
     path = Path(path).expanduser()
     if path.suffix != ".safetensors":
         raise ValueError(f"save path must end in .safetensors, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def _weight_filenames(filename: str) -> list[str]:

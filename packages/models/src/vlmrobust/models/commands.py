@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vlmrobust.core.errors import cli_main
 from vlmrobust.models.spec import BACKENDS
 
 
+@cli_main("list")
 def list_main(argv: list[str]) -> int:
     """Entry point of ``vlmrobust list models [--backend B] [--filter SUBSTR]``; prints one spec per line."""
     parser = argparse.ArgumentParser(prog="vlmrobust list", description="List registered model specs.")

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vlmrobust.core.errors import CLIError, cli_main
 from vlmrobust.core.robustness import RobustnessInputError, RobustnessReport, fit_robustness
 from vlmrobust.core.store import ResultsStore
 from vlmrobust.eval.commands.line import write_outputs
@@ -191,18 +191,17 @@ def _parse(argv: Sequence[str] | None) -> QuickstartConfig:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``vlmrobust quickstart``."""
+@cli_main("quickstart")
+def main(argv: list[str]) -> int:
+    """``vlmrobust quickstart``; returns the exit code (2 on bad input, one message)."""
     cfg = _parse(argv)
     try:
         report = run(cfg)
     except RobustnessInputError as err:
-        print(
-            f"vlmrobust quickstart: cannot fit the robustness lines: {err}\n"
+        raise CLIError(
+            f"cannot fit the robustness lines: {err}\n"
             f"The trained runs are kept in {cfg.out / 'results.db'}; train a larger family "
-            "(more --train-sizes/--seeds or --max-steps) and run again to resume.",
-            file=sys.stderr,
-        )
-        return 2
+            "(more --train-sizes/--seeds or --max-steps) and run again to resume."
+        ) from err
     _print_summary(cfg, report)
     return 0

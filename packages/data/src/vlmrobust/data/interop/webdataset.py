@@ -15,12 +15,14 @@ import json
 import os
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
+from vlmrobust.core.atomic import atomic_write
 from vlmrobust.data.imagenet.images import ImageDecodeError
 from vlmrobust.data.imagenet.samples import ImageSet
 from vlmrobust.data.interop.tarstream import iter_samples
@@ -81,19 +83,9 @@ def export_webdataset(
     shards: list[Path] = []
     for start in range(0, len(records), shard_size):
         shard = out / f"{prefix}-{len(shards):06d}.tar"
-        tmp = shard.with_name(f".{shard.name}.tmp")
-        with tarfile.open(tmp, "w") as tar:
-            for n, (path, record) in enumerate(records[start : start + shard_size], start):
-                ext = _EXT.get(Path(path).suffix.lower())
-                if ext is None:
-                    raise ValueError(f"{path}: unsupported image extension; known: {', '.join(sorted(_EXT))}")
-                with open(path, "rb") as f:
-                    image_bytes = f.read()
-                key = f"{n:08d}"
-                tar.addfile(*_member(f"{key}.{ext}", image_bytes))
-                tar.addfile(*_member(f"{key}.json", json.dumps(record).encode("utf-8")))
-        os.replace(tmp, shard)  # a killed export never leaves a truncated shard under the final name
-        shards.append(shard)
+        # atomic: a killed export never leaves a truncated shard under the final name
+        chunk = records[start : start + shard_size]
+        shards.append(atomic_write(shard, partial(_write_shard, records=chunk, first=start)))
     meta = {
         "format_version": WDS_FORMAT, "eval_set": image_set.name, "class_names": list(image_set.classes.names),
         "id_set": image_set.id_set, "num_samples": len(questions) if questions is not None else len(image_set),
@@ -101,6 +93,20 @@ def export_webdataset(
     }  # fmt: skip
     (out / f"{prefix}.meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return shards
+
+
+def _write_shard(tmp: Path, records: Sequence[tuple[str, dict[str, Any]]], first: int) -> None:
+    """Write one shard's ``records`` (image path, JSON record) as a tar, keys numbered from ``first``."""
+    with tarfile.open(tmp, "w") as tar:
+        for n, (path, record) in enumerate(records, first):
+            ext = _EXT.get(Path(path).suffix.lower())
+            if ext is None:
+                raise ValueError(f"{path}: unsupported image extension; known: {', '.join(sorted(_EXT))}")
+            with open(path, "rb") as f:
+                image_bytes = f.read()
+            key = f"{n:08d}"
+            tar.addfile(*_member(f"{key}.{ext}", image_bytes))
+            tar.addfile(*_member(f"{key}.json", json.dumps(record).encode("utf-8")))
 
 
 def decode_image(data: bytes, border_crop: int = 0, where: str = "<bytes>") -> Image.Image:

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from vlmrobust.core.atomic import atomic_write
 from vlmrobust.data.imagenet.images import load_image
 from vlmrobust.data.imagenet.samples import ImageSet
 
@@ -103,8 +104,5 @@ def encode_centroids(
     features = np.concatenate(feats) if feats else np.zeros((0, 1))
     centroids = class_centroids(features, [s.label for s in image_set], len(image_set.classes))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, centroids=centroids)
-        os.replace(tmp, path)  # atomic: a killed job never leaves a half-written cache
+        atomic_write(path, lambda tmp: np.savez(tmp, centroids=centroids))  # never a half-written cache
     return centroids

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vlmrobust.core.errors import CLIError, cli_main
 from vlmrobust.core.suggest import did_you_mean
 from vlmrobust.data.imagenet import (
     ImageSet,
@@ -89,16 +90,16 @@ def _read_sets(args: argparse.Namespace) -> list[ImageSet]:
     for item in args.set:
         name, sep, root = item.partition("=")
         if not sep or not root:
-            raise SystemExit(f"build-mcq: --set takes NAME=ROOT, got {item!r}")
+            raise CLIError(f"--set takes NAME=ROOT, got {item!r}")
         if name not in SET_NAMES:
-            raise SystemExit(f"build-mcq: unknown eval set {name!r}. {did_you_mean(name, SET_NAMES, 'sets')}")
+            raise CLIError(f"unknown eval set {name!r}. {did_you_mean(name, SET_NAMES, 'sets')}")
         roots[name] = root
     sets = []
     val = None
     if "imagenet-val" in roots:
         if args.val_labels != "original" and args.val_label_file is None:
-            raise SystemExit(
-                f"build-mcq: ImageNet val uses {args.val_labels} labels (default: clean, Kisel et al.); pass "
+            raise CLIError(
+                f"ImageNet val uses {args.val_labels} labels (default: clean, Kisel et al.); pass "
                 "--val-label-file clean_validation.csv (or real.json), or --val-labels original"
             )
         val = read_imagenet_val(
@@ -116,25 +117,26 @@ def _read_sets(args: argparse.Namespace) -> list[ImageSet]:
 
 def _visual_distance(image_set: ImageSet, folder: Path | None, metric: str) -> np.ndarray:
     if folder is None:
-        raise SystemExit("build-mcq: --strategy visual needs --features FOLDER (<eval_set>.npz per set)")
+        raise CLIError("--strategy visual needs --features FOLDER (<eval_set>.npz per set)")
     path = folder / f"{image_set.name}.npz"
     if not path.is_file() and image_set.id_set is None and "-on-" in image_set.name:
         path = folder / f"{image_set.name.split('-on-')[0]}.npz"  # val features serve the restricted val sets
     if not path.is_file():
-        raise SystemExit(f"build-mcq: {path}: no features file for {image_set.name}")
+        raise CLIError(f"{path}: no features file for {image_set.name}")
     with np.load(path) as data:
         ids, feats = [str(s) for s in data["sample_ids"]], data["features"]
     row = {sid: i for i, sid in enumerate(ids)}
     missing = [s.sample_id for s in image_set if s.sample_id not in row]
     if missing:
-        raise SystemExit(f"build-mcq: {path}: no features for {len(missing)} sample(s), e.g. {missing[0]!r}")
+        raise CLIError(f"{path}: no features for {len(missing)} sample(s), e.g. {missing[0]!r}")
     rows = [row[s.sample_id] for s in image_set]
     centroids = class_centroids(feats[rows], [s.label for s in image_set], len(image_set.classes))
     return centroid_distance(centroids, metric)  # type: ignore[arg-type]
 
 
+@cli_main("build-mcq")
 def main(argv: list[str]) -> int:
-    """Entry point of ``vlmrobust build-mcq``; returns the exit code."""
+    """Entry point of ``vlmrobust build-mcq``; returns the exit code (2 on bad input, one line)."""
     args = _parser().parse_args(argv)
     strategies = args.strategy or ["hierarchy"]
     os.makedirs(args.out, exist_ok=True)

@@ -11,8 +11,11 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from vlmrobust.core.atomic import atomic_write, atomic_write_text
+from vlmrobust.core.optional import require
 from vlmrobust.data.mcq.builder import FORMAT_VERSION, Question
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Question))
@@ -23,21 +26,10 @@ class BenchmarkFormatError(ValueError):
     """A benchmark file is malformed; the message starts with the file (and row)."""
 
 
-def _atomic_write(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def _require_pyarrow(path: Path):
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as err:
-        raise ImportError(f"{path}: writing/reading Parquet needs pyarrow (`pip install pyarrow`)") from err
-    return pa, pq
+def _require_pyarrow() -> tuple[ModuleType, ModuleType]:
+    """``(pyarrow, pyarrow.parquet)``, or a :class:`MissingDependencyError` naming the ``parquet`` extra."""
+    pa = require("pyarrow", "parquet", "vlmrobust-data", "Parquet benchmark files")
+    return pa, require("pyarrow.parquet", "parquet", "vlmrobust-data", "Parquet benchmark files")
 
 
 def write_benchmark(questions: Iterable[Question], path: str | os.PathLike[str]) -> Path:
@@ -52,7 +44,7 @@ def write_benchmark(questions: Iterable[Question], path: str | os.PathLike[str])
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     elif path.suffix == ".parquet":
-        pa, pq = _require_pyarrow(path)
+        pa, pq = _require_pyarrow()
 
         def write(tmp: Path) -> None:
             table = pa.Table.from_pylist(rows) if rows else pa.table({f: [] for f in FIELDS})
@@ -60,7 +52,7 @@ def write_benchmark(questions: Iterable[Question], path: str | os.PathLike[str])
 
     else:
         raise ValueError(f"{path}: benchmark files end in .jsonl or .parquet")
-    return _atomic_write(path, write)
+    return atomic_write(path, write)
 
 
 def _question(row: dict[str, Any], where: str) -> Question:
@@ -89,7 +81,7 @@ def read_benchmark(path: str | os.PathLike[str]) -> list[Question]:
     """
     path = Path(path)
     if path.suffix == ".parquet":
-        _, pq = _require_pyarrow(path)
+        _, pq = _require_pyarrow()
         rows = pq.read_table(path).to_pylist()
         return [_question(row, f"{path} row {i}") for i, row in enumerate(rows)]
     out = []
@@ -108,7 +100,7 @@ def read_benchmark(path: str | os.PathLike[str]) -> list[Question]:
 def write_stats(stats: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a stats dict as indented JSON (atomically)."""
     text = json.dumps(stats, indent=2, sort_keys=True) + "\n"
-    return _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return atomic_write_text(path, text)
 
 
 def benchmark_stem(eval_set: str, strategy: str, num_options: int, seed: int) -> str:

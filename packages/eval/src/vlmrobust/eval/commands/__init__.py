@@ -1,31 +1,16 @@
 """Subcommands of ``vlmrobust`` provided by vlmrobust-eval, and helpers they share.
 
 Each command module exposes ``main(argv: list[str] | None) -> int`` (registered under the
-``vlmrobust.commands`` entry-point group). Bad input ends in :class:`CommandError`: a one-line
-message on stderr and exit code 2, never a traceback.
+``vlmrobust.commands`` entry-point group) built with :func:`vlmrobust.core.errors.cli_main`: bad input
+ends in a one-line ``vlmrobust <command>: error: …`` on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import secrets
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
-
-class CommandError(Exception):
-    """A user-facing error of a subcommand (bad file, column, option)."""
-
-
-def run_guarded(prog: str, body: Callable[[], int], expected: tuple[type[BaseException], ...] = ()) -> int:
-    """Run ``body``; turn :class:`CommandError` (and ``expected`` errors) into ``prog: error: …`` and 2."""
-    try:
-        return body()
-    except (CommandError, *expected) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return 2
+from vlmrobust.core.atomic import temp_path
 
 
 class StagedOutputs:
@@ -49,7 +34,7 @@ class StagedOutputs:
     def path(self, name: str) -> Path:
         """A temporary file in ``out_dir`` that becomes ``out_dir/name`` on success."""
         final = self.out_dir / name
-        tmp = final.with_name(f".{final.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{final.suffix}")
+        tmp = temp_path(final)
         self._staged[final] = tmp
         return tmp
 
@@ -65,14 +50,3 @@ class StagedOutputs:
     def files(self) -> list[Path]:
         """Final paths of the staged files."""
         return list(self._staged)
-
-
-def parse_args(
-    parser: argparse.ArgumentParser, argv: list[str] | None
-) -> tuple[argparse.Namespace | None, int | None]:
-    """``parser.parse_args`` returning ``(args, None)``, or ``(None, exit_code)`` where argparse exits."""
-    try:
-        return parser.parse_args(argv), None
-    except SystemExit as exit_:
-        code = exit_.code
-        return None, (code if isinstance(code, int) else (0 if code is None else 2))

@@ -19,10 +19,11 @@ from typing import get_args
 import pandas as pd
 from matplotlib.figure import Figure
 
-from vlmrobust.core.robustness import RobustnessInputError, RobustnessReport, fit_robustness
+from vlmrobust.core.errors import CLIError, cli_main
+from vlmrobust.core.robustness import RobustnessReport, fit_robustness
 from vlmrobust.core.store import ResultsStore, StoreError
 from vlmrobust.core.transforms import TransformName
-from vlmrobust.eval.commands import CommandError, StagedOutputs, parse_args, run_guarded
+from vlmrobust.eval.commands import StagedOutputs
 from vlmrobust.eval.plots import plot_report_panel
 
 PROG = "vlmrobust line"
@@ -78,11 +79,11 @@ def read_model_list(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise CommandError(f"cannot read baseline file {path}: {err.strerror or err}") from err
+        raise CLIError(f"cannot read baseline file {path}: {err.strerror or err}") from err
     names = [line.split("#", 1)[0].strip() for line in text.splitlines()]
     names = [n for n in names if n]
     if not names:
-        raise CommandError(f"baseline file {path} lists no models")
+        raise CLIError(f"baseline file {path} lists no models")
     return names
 
 
@@ -92,19 +93,17 @@ def load_table(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, int], 
         try:
             table = pd.read_csv(args.csv, dtype={args.model_col: str})
         except FileNotFoundError:
-            raise CommandError(f"no such CSV file: {args.csv}") from None
+            raise CLIError(f"no such CSV file: {args.csv}") from None
         except (OSError, ValueError, pd.errors.ParserError) as err:
-            raise CommandError(f"cannot read CSV {args.csv}: {err}") from err
+            raise CLIError(f"cannot read CSV {args.csv}: {err}") from err
         return table, {}, args.model_col
     if not args.db.exists():
-        raise CommandError(f"no such results store: {args.db}")
+        raise CLIError(f"no such results store: {args.db}")
     step = args.step if args.step == "last" else _int(args.step, "--step")
     store = ResultsStore(args.db)
     table = store.wide(metric=args.metric, protocol=args.protocol, step=step)
     if len(table) == 0:
-        raise CommandError(
-            f"{args.db} holds no cells with metric={args.metric!r}, protocol={args.protocol!r}"
-        )
+        raise CLIError(f"{args.db} holds no cells with metric={args.metric!r}, protocol={args.protocol!r}")
     return table, store.sample_counts(metric=args.metric, protocol=args.protocol, step=step), "model"
 
 
@@ -112,7 +111,7 @@ def _int(value: str, flag: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise CommandError(f"{flag} must be an integer or 'last', got {value!r}") from None
+        raise CLIError(f"{flag} must be an integer or 'last', got {value!r}") from None
 
 
 def plot_file_names(oods: list[str]) -> dict[str, str]:
@@ -174,7 +173,7 @@ def summarize(report: RobustnessReport, out: Path, n_models: int) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     if args.n_boot < 0:
-        raise CommandError("--n-boot must be >= 0")
+        raise CLIError("--n-boot must be >= 0")
     table, n_samples, model_col = load_table(args)
     baseline = read_model_list(args.baseline) if args.baseline is not None else None
     report = fit_robustness(
@@ -191,9 +190,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+@cli_main("line", expected=(StoreError,))
+def main(argv: list[str]) -> int:
     """Entry point of ``vlmrobust line``; returns the exit code (2 on bad input)."""
-    args, code = parse_args(build_parser(), argv)
-    if args is None:
-        return code or 0
-    return run_guarded(PROG, lambda: _run(args), expected=(RobustnessInputError, StoreError))
+    return _run(build_parser().parse_args(argv))

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from vlmrobust.core.errors import CLIError, cli_main
 from vlmrobust.core.linefit import LineFit, fit_line
 from vlmrobust.core.theory import TheoryConfig, simulate
 from vlmrobust.core.transforms import probit
-from vlmrobust.eval.commands import CommandError, StagedOutputs, parse_args, run_guarded
+from vlmrobust.eval.commands import StagedOutputs
 from vlmrobust.eval.plots import set_accuracy_axes
 
 PROG = "vlmrobust theory"
@@ -93,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         cfg = TheoryConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
     except ValueError as err:
-        raise CommandError(str(err)) from err
+        raise CLIError(str(err)) from err
     df = simulate(cfg)
     fitted = fit_line(df["id_acc"], df["ood_acc"], "probit")
     rel = fitted.slope / cfg.predicted_slope - 1.0
@@ -122,9 +123,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+@cli_main("theory")
+def main(argv: list[str]) -> int:
     """Entry point of ``vlmrobust theory``; returns the exit code (2 on bad options)."""
-    args, code = parse_args(build_parser(), argv)
-    if args is None:
-        return code or 0
-    return run_guarded(PROG, lambda: _run(args))
+    return _run(build_parser().parse_args(argv))
