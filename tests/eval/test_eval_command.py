@@ -125,3 +125,25 @@ def test_two_process_ddp_equals_one_process(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert _preds(ddp / "results.db") == _preds(single / "results.db")
     assert _cells(ddp / "results.db") == _cells(single / "results.db")
+
+
+def test_wandb_run_holds_a_table_of_the_cells(tmp_path, monkeypatch):
+    import json
+
+    from vlmrobust.eval.wandb_files import read_history
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.chdir(tmp_path)
+    assert (
+        vlmrobust(["eval", "--config", str(_config(tmp_path, data={"eval_size": 10})), "--wandb", "true"])
+        == 0
+    )
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    (row,) = read_history(run_dir)
+    table = row["eval/cells"]
+    assert table["_type"] == "table-file" and table["nrows"] == 9  # 3 sets x (top1, top5, per_class_mean)
+    (table_file,) = run_dir.glob("files/media/table/eval/cells_*.table.json")
+    data = json.loads(table_file.read_text())
+    assert data["columns"] == ["model", "eval_set", "protocol", "metric", "step", "value", "n"]
+    stored = ResultsStore(tmp_path / "results.db").cells()
+    assert sorted(r[5] for r in data["data"]) == sorted(stored["value"])
