@@ -1,8 +1,6 @@
-"""Fixtures for tests/models: no network, tiny random-init scorers."""
+"""Fixtures for tests/models: tiny random-init scorers and VLMs (the network guard is in tests/conftest.py)."""
 
 from __future__ import annotations
-
-import socket
 
 import pytest
 
@@ -10,18 +8,6 @@ from vlmrobust.models.registry import load_scorer
 
 TINY = "open_clip:vlmrobust-tiny-clip"
 TINY_SIGMOID = "open_clip:vlmrobust-tiny-sigmoid-clip"
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any test that tries to open a network connection."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise RuntimeError(f"network access attempted in a test: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="module")
