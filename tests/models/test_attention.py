@@ -32,7 +32,7 @@ def test_explicit_choices_are_honoured() -> None:
     ("device", "flash", "dtype", "missing"),
     [
         ("cpu", True, torch.bfloat16, "CUDA device"),
-        ("cuda", False, torch.bfloat16, r"vlmrobust-models\[flash\]"),
+        ("cuda", False, torch.bfloat16, r"pip install 'vlmrobust-models\[flash\]'"),
         ("cuda", True, torch.float32, "torch.bfloat16"),
     ],
 )

@@ -10,6 +10,11 @@ class MissingDependencyError(ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+def install_hint(distribution: str, extra: str) -> str:
+    """The pip command installing ``distribution`` with ``extra``: ``pip install 'vlmrobust-data[parquet]'``."""
+    return f"pip install '{distribution}[{extra}]'"
+
+
 def require(module: str, extra: str, distribution: str, purpose: str | None = None) -> ModuleType:
     """Import ``module``, or raise :class:`MissingDependencyError` naming ``distribution[extra]``.
 
@@ -32,5 +37,5 @@ def require(module: str, extra: str, distribution: str, purpose: str | None = No
         top = module.partition(".")[0]
         need = f"{top} is needed" + (f" for {purpose}" if purpose else "")
         raise MissingDependencyError(
-            f"{need}: pip install '{distribution}[{extra}]' (import failed: {err})"
+            f"{need}: {install_hint(distribution, extra)} (import failed: {err})"
         ) from err

@@ -41,6 +41,7 @@ def select_attention(
         ValueError: unknown ``requested``, or ``flash_attention_2`` requested where it cannot run (the message
             says which condition fails and how to fix it).
     """
+    from vlmrobust.core.optional import install_hint
     from vlmrobust.core.suggest import did_you_mean
 
     if requested not in ATTN_IMPLEMENTATIONS:
@@ -57,7 +58,7 @@ def select_attention(
         problems.append(f"it needs a CUDA device, got {torch.device(device)} (pass device='cuda')")
     if not has_flash:
         problems.append(
-            "the flash_attn package is not installed (install the extra: `pip install 'vlmrobust-models[flash]'`)"
+            f"the flash_attn package is not installed (install the extra: `{install_hint('vlmrobust-models', 'flash')}`)"
         )
     if dtype not in _HALF:
         problems.append(
