@@ -22,7 +22,7 @@ from typing import Any
 from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
-from vlmrobust.core.atomic import atomic_write
+from vlmrobust.core.atomic import atomic_write, atomic_write_text
 from vlmrobust.data.imagenet.images import ImageDecodeError
 from vlmrobust.data.imagenet.samples import ImageSet
 from vlmrobust.data.interop.tarstream import iter_samples
@@ -91,7 +91,7 @@ def export_webdataset(
         "id_set": image_set.id_set, "num_samples": len(questions) if questions is not None else len(image_set),
         "shards": [s.name for s in shards], "mcq": questions is not None,
     }  # fmt: skip
-    (out / f"{prefix}.meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out / f"{prefix}.meta.json", json.dumps(meta, indent=2) + "\n")
     return shards
 
 
