@@ -50,6 +50,7 @@ def test_unknown_config_key_names_valid_keys(tmp_path, capsys):
     with pytest.raises(SystemExit):
         VlmrobustCLI(args=["fit", "--config", str(bad)], run=False)
     err = capsys.readouterr().err
+    assert "\nvlmrobust fit: error: " in err  # the one error style of every vlmrobust command
     assert "unknown init arg 'learning_rate'" in err
     valid = err.split("Valid init args:")[1]
     assert "lr," in valid and "weight_decay" in valid and "model_seed" in valid

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 import lightning.pytorch as pl
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from vlmrobust.train.config_errors import ArgumentParser
 
@@ -36,6 +36,18 @@ class VlmrobustCLI(LightningCLI):
             save_config_kwargs={"overwrite": True},
             parser_class=ArgumentParser,
         )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        """Parse as LightningCLI does; errors name the subcommand (``vlmrobust fit: error: …``)."""
+        argv = sys.argv[1:] if args is None else args
+        if (
+            isinstance(parser, ArgumentParser)
+            and isinstance(argv, list)
+            and argv
+            and argv[0] in self.subcommands()
+        ):
+            parser.command = f"vlmrobust {argv[0]}"
+        super().parse_arguments(parser, args)
 
 
 def _run(subcommand: str, argv: Sequence[str] | None) -> int:

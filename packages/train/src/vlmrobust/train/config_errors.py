@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import re
+import sys
 from importlib import import_module
 from typing import NoReturn
 
@@ -41,7 +44,21 @@ def explain(message: str) -> str:
 
 
 class ArgumentParser(LightningArgumentParser):
-    """``LightningArgumentParser`` whose errors list the valid init args of a misconfigured class."""
+    """``LightningArgumentParser`` whose errors list the valid init args of a misconfigured class.
+
+    Errors are printed as every ``vlmrobust`` command prints them: the usage, then
+    ``<command>: error: <message>`` (``command`` is set by ``VlmrobustCLI``, e.g. ``"vlmrobust fit"``);
+    the exit code stays 2.
+    """
+
+    command: str = "vlmrobust"  # prefix of error messages
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        super().error(explain(message), ex)
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(printed):
+                super().error(explain(message), ex)
+        finally:
+            sys.stderr.write(
+                re.sub(r"^error: ", f"{self.command}: error: ", printed.getvalue(), count=1, flags=re.M)
+            )
