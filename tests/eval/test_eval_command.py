@@ -140,9 +140,9 @@ def test_wandb_run_holds_a_table_of_the_cells(tmp_path, monkeypatch):
     )
     (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
     (row,) = read_history(run_dir)
-    table = row["eval/cells"]
-    assert table["_type"] == "table-file" and table["nrows"] == 9  # 3 sets x (top1, top5, per_class_mean)
-    (table_file,) = run_dir.glob("files/media/table/eval/cells_*.table.json")
+    assert row["eval/cells/_type"] == "table-file"
+    assert row["eval/cells/nrows"] == 9  # 3 sets x (top1, top5, per_class_mean)
+    table_file = run_dir / "files" / row["eval/cells/path"]
     data = json.loads(table_file.read_text())
     assert data["columns"] == ["model", "eval_set", "protocol", "metric", "step", "value", "n"]
     stored = ResultsStore(tmp_path / "results.db").cells()
