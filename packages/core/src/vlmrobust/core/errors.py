@@ -35,7 +35,7 @@ def error_message(err: BaseException) -> str | None:
     """
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
         return f"{err.filename}: {err.strerror}"
-    if isinstance(err, KeyError) and not isinstance(err, CLIError):
+    if isinstance(err, KeyError):
         text = err.args[0] if len(err.args) == 1 and isinstance(err.args[0], str) else ""
         return text if " " in text.strip() else None
     return str(err) or type(err).__name__
