@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -137,6 +137,24 @@ def _json_or_none(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True)
 
 
+def _record_rows(records: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Prediction rows from dicts with the frame's columns (same defaults as the frame path)."""
+    rows = []
+    for i, r in enumerate(records):
+        try:
+            label, pred = int(r["label"]), int(r["pred"])
+            correct = r.get("correct")
+            score = r.get("score")
+            rows.append((r["run"], r["model"], r["eval_set"], r.get("protocol", "zeroshot"), int(r.get("step", -1)),
+                         str(r["sample_id"]), label, pred, int(label == pred if correct is None else bool(correct)),
+                         None if score is None else float(score), _json_or_none(r.get("extra"))))  # fmt: skip
+        except KeyError as err:
+            raise StoreError(
+                f"predictions[{i}] lacks {err}; required: run, model, eval_set, sample_id, label, pred"
+            ) from None
+    return rows
+
+
 class ResultsStore:
     """A results database at ``path`` (SQLite, WAL mode), created on the first write.
 
@@ -227,7 +245,9 @@ class ResultsStore:
         if version == 0:
             return False
         if version != SCHEMA_VERSION:
-            action = "upgrade vlmrobust-core" if version > SCHEMA_VERSION else "write to it once to upgrade it"
+            action = (
+                "upgrade vlmrobust-core" if version > SCHEMA_VERSION else "write to it once to upgrade it"
+            )
             raise StoreError(
                 f"{self.path} has schema version {version}; this vlmrobust reads version {SCHEMA_VERSION} "
                 f"({action})"
@@ -246,13 +266,17 @@ class ResultsStore:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def put(self, cells: Iterable[Cell] = (), predictions: pd.DataFrame | None = None) -> None:
+    def put(
+        self,
+        cells: Iterable[Cell] = (),
+        predictions: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         """Upsert cells and per-sample predictions in one transaction.
 
         Args:
             cells: result cells; a cell whose key exists replaces the stored one.
-            predictions: optional frame with columns ``run, model, eval_set, sample_id, label,
-                pred`` and optionally ``protocol`` (default ``"zeroshot"``), ``step`` (default -1),
+            predictions: optional frame (or list of dicts, the fast path of evaluation loops) with
+                columns ``run, model, eval_set, sample_id, label, pred`` and optionally ``protocol`` (default ``"zeroshot"``), ``step`` (default -1),
                 ``correct`` (default ``label == pred``), ``score`` (default NULL) and ``extra`` (a dict
                 per row, stored as JSON; default NULL).
 
@@ -264,7 +288,12 @@ class ResultsStore:
         for i, cell in enumerate(cells):
             if not isinstance(cell, Cell):
                 raise StoreError(f"cells[{i}] is a {type(cell).__name__}, expected vlmrobust.core.store.Cell")
-        pred_rows = [] if predictions is None else self._prediction_rows(predictions)
+        if predictions is None:
+            pred_rows = []
+        elif isinstance(predictions, pd.DataFrame):
+            pred_rows = self._prediction_rows(predictions)
+        else:
+            pred_rows = _record_rows(predictions)
         if not cells and not pred_rows:
             return
         stamp = _now()

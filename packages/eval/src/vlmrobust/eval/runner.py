@@ -185,41 +185,42 @@ class EvalRunner:
 
     def _remaining(
         self, entry: ModelEntry, info: EvalSetInfo, dataset: Dataset, protocol: EvalProtocol
-    ) -> list[int]:
+    ) -> tuple[list[int], bool]:
+        """Dataset positions without a stored prediction, and whether any prediction was stored before."""
         done: set[str] = set()
         if self.ranks.is_main:
             done = self.store.prediction_ids(self.run, entry.name, info.name, protocol.key, self.step)
         todo = (
             [i for i in range(len(dataset)) if dataset.sample_id(i) not in done] if self.ranks.is_main else []
         )
-        return self.ranks.broadcast(todo)
+        return self.ranks.broadcast((todo, bool(done)))
 
     def _run_cell(
         self, model: Any, entry: ModelEntry, info: EvalSetInfo, dataset: Dataset, protocol: EvalProtocol,
         report: EvalReport,
     ) -> int:  # fmt: skip
         t0 = time.perf_counter()
-        todo = self._remaining(entry, info, dataset, protocol)
+        todo, resumed = self._remaining(entry, info, dataset, protocol)
         report.times.store += time.perf_counter() - t0
         dataset.transform = protocol.image_transform(model)
         if todo:
             protocol.prepare(model, info)
         bar = self._bar(len(todo), f"{entry.name} · {info.name} · {protocol.key}")
+        key = {"run": self.run, "model": entry.name, "eval_set": info.name, "protocol": protocol.key,
+               "step": self.step}  # fmt: skip
+        done: list[dict[str, Any]] = []  # this run's rows (rank 0), reduced without reading them back
         for start in range(0, len(todo), self.chunk_size):
             chunk = todo[start : start + self.chunk_size]
             t0 = time.perf_counter()
-            local = [
-                row
-                for batch in self._predict(
-                    model, info, dataset, protocol, chunk[self.ranks.rank :: self.ranks.world]
-                )
-                for row in batch
-            ]
+            mine = chunk[self.ranks.rank :: self.ranks.world]
+            local = [row for batch in self._predict(model, info, dataset, protocol, mine) for row in batch]
             report.times.predict += time.perf_counter() - t0
             t0 = time.perf_counter()
             rows = self.ranks.gather(local)
             if self.ranks.is_main:
-                self._commit(entry, info, protocol, rows)
+                rows = [{**key, **r} for r in rows]
+                self.store.put(predictions=rows)  # one transaction per chunk
+                done += rows
             self.ranks.barrier()
             report.times.store += time.perf_counter() - t0
             if bar is not None:
@@ -228,7 +229,7 @@ class EvalRunner:
             bar.close()
         t0 = time.perf_counter()
         if self.ranks.is_main:
-            report.cells += self._write_cells(entry, info, dataset, protocol)
+            report.cells += self._write_cells(entry, info, dataset, protocol, done, resumed)
         self.ranks.barrier()
         report.times.store += time.perf_counter() - t0
         return len(todo)
@@ -246,21 +247,20 @@ class EvalRunner:
             for batch in loader:
                 yield _rows(protocol.predict(model, info, batch), dataset)
 
-    def _commit(self, entry: ModelEntry, info: EvalSetInfo, protocol: EvalProtocol, rows: list[dict]) -> None:
-        frame = pd.DataFrame(rows).drop_duplicates("sample_id")
-        frame = frame.assign(
-            run=self.run, model=entry.name, eval_set=info.name, protocol=protocol.key, step=self.step
-        )
-        self.store.put(predictions=frame)
-
     def _write_cells(
-        self, entry: ModelEntry, info: EvalSetInfo, dataset: Dataset, protocol: EvalProtocol
-    ) -> list[Cell]:
-        records = self.store.predictions(
-            run=self.run, model=entry.name, eval_set=info.name, protocol=protocol.key, step=self.step
-        )
-        ids = {dataset.sample_id(i) for i in range(len(dataset))}
-        records = records[records["sample_id"].isin(ids)].reset_index(drop=True)
+        self, entry: ModelEntry, info: EvalSetInfo, dataset: Dataset, protocol: EvalProtocol,
+        rows: list[dict[str, Any]], resumed: bool,
+    ) -> list[Cell]:  # fmt: skip
+        """Reduce the set's records to cells: this run's rows, or (after a resume) every stored row."""
+        columns = ["sample_id", "label", "pred", "correct", "extra"]
+        if resumed:
+            records = self.store.predictions(
+                run=self.run, model=entry.name, eval_set=info.name, protocol=protocol.key, step=self.step
+            )
+            ids = {dataset.sample_id(i) for i in range(len(dataset))}
+            records = records[records["sample_id"].isin(ids)].reset_index(drop=True)
+        else:
+            records = pd.DataFrame(rows, columns=columns).drop_duplicates("sample_id")
         if len(records) != len(dataset):
             raise RuntimeError(
                 f"{self.store.path}: {len(records)} of {len(dataset)} predictions stored for "
