@@ -2,7 +2,8 @@
 
 * :mod:`.accuracy` — exact accuracies (integer counts), per-class accuracy;
 * :mod:`.classification` — top-1, top-k, multi-label correctness, ObjectNet-style column collapse, shape checks;
-* :mod:`.mcq` — the chosen option, MCQ correctness, classifier-free guidance.
+* :mod:`.mcq` — the chosen option, MCQ correctness, classifier-free guidance;
+* :mod:`.summary` — the stored classification metrics (``top1``, ``top5``, ``per_class_mean``).
 """
 
 from vlmrobust.eval.metrics.accuracy import (
@@ -19,12 +20,14 @@ from vlmrobust.eval.metrics.classification import (
     topk_correct,
 )
 from vlmrobust.eval.metrics.mcq import cfg_scores, mcq_correct, option_choice
+from vlmrobust.eval.metrics.summary import classification_summary
 
 __all__ = [
     "Accuracy",
     "accuracy",
     "cfg_scores",
     "check_scores",
+    "classification_summary",
     "collapse_columns",
     "mcq_correct",
     "multilabel_correct",

@@ -14,6 +14,14 @@ def _as_numpy(values: ArrayLike) -> np.ndarray:
     return np.asarray(values)
 
 
+def _as_bool(correct: ArrayLike) -> np.ndarray:
+    """A flat bool vector from booleans or 0/1 values; anything else is an error."""
+    arr = _as_numpy(correct).reshape(-1)
+    if arr.size and not np.isin(arr, (0, 1)).all():
+        raise ValueError("correct must hold booleans (or 0/1)")
+    return arr.astype(bool)
+
+
 @dataclass(frozen=True)
 class Accuracy:
     """``correct`` of ``n`` samples right.
@@ -41,10 +49,8 @@ class Accuracy:
 
 def accuracy(correct: ArrayLike) -> Accuracy:
     """Exact accuracy of a bool (or 0/1) vector (numpy array, torch tensor or list)."""
-    arr = _as_numpy(correct).reshape(-1)
-    if arr.size and not np.isin(arr, (0, 1)).all():
-        raise ValueError("correct must hold booleans (or 0/1)")
-    return Accuracy(int(arr.astype(bool).sum()), int(arr.size))
+    arr = _as_bool(correct)
+    return Accuracy(int(arr.sum()), int(arr.size))
 
 
 def per_class_accuracy_from_correct(
@@ -56,7 +62,7 @@ def per_class_accuracy_from_correct(
         ``(acc, mean)``: ``acc[k]`` the accuracy over samples of class k (``nan`` for a class without
         samples) and the mean over classes that have samples (``nan`` when none has).
     """
-    ok = _as_numpy(correct).reshape(-1).astype(bool)
+    ok = _as_bool(correct)
     y = _as_numpy(labels).reshape(-1).astype(np.int64)
     if ok.shape != y.shape:
         raise ValueError(f"correct has {ok.size} entries but labels has {y.size}")
@@ -72,7 +78,11 @@ def per_class_accuracy_from_correct(
 
 
 def per_class_accuracy(pred: ArrayLike, labels: ArrayLike, num_classes: int) -> tuple[np.ndarray, float]:
-    """Per-class top-1 accuracy of single-label predictions (balanced accuracy as the mean)."""
+    """Per-class top-1 accuracy of single-label predictions; the mean is sklearn's balanced accuracy.
+
+    Returns:
+        ``(acc, mean)`` as :func:`per_class_accuracy_from_correct`.
+    """
     p, y = _as_numpy(pred).reshape(-1), _as_numpy(labels).reshape(-1)
     if p.shape != y.shape:
         raise ValueError(f"pred has {p.size} entries but labels has {y.size}")

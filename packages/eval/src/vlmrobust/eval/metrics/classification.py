@@ -9,7 +9,7 @@ from torch import Tensor
 
 
 def top1(logits: Tensor) -> Tensor:
-    """Argmax over the last dimension [N, C] -> [N]; ties go to the lowest index."""
+    """Argmax over the last dimension [N, C] -> [N]; ties go to the lowest index (``torch.argmax``)."""
     return logits.argmax(dim=-1)
 
 
@@ -17,13 +17,26 @@ def topk_correct(logits: Tensor, labels: Tensor, k: int) -> Tensor:
     """Whether each label is among the ``k`` best classes, bool [N].
 
     The k best are taken by a stable descending sort, so equal scores rank by lowest index (consistent
-    with ``top1``); ``k`` larger than the number of classes is an error.
+    with ``top1``): a label tied with the k-th score counts only if it is among the k lowest-index
+    highest scores.
+
+    Args:
+        logits: scores [N, C].
+        labels: class indices [N].
+        k: how many of the best classes count.
+
+    Raises:
+        ValueError: ``k`` outside [1, C], or shapes other than [N, C] and [N].
     """
+    if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError(
+            f"top-k needs logits [N, C] and labels [N], got {tuple(logits.shape)} and {tuple(labels.shape)}"
+        )
     num = logits.shape[-1]
     if not 1 <= k <= num:
         raise ValueError(f"top-k needs 1 <= k <= C, got k={k} with C={num} classes")
-    order = torch.sort(logits, dim=-1, descending=True, stable=True).indices[..., :k]  # [N, k]
-    return (order == labels.reshape(-1, 1)).any(dim=-1)
+    order = torch.sort(logits, dim=-1, descending=True, stable=True).indices[:, :k]  # [N, k]
+    return (order == labels.to(order.device).reshape(-1, 1)).any(dim=-1)
 
 
 def multilabel_correct(pred: Tensor, label_sets: Tensor) -> Tensor:
@@ -33,12 +46,20 @@ def multilabel_correct(pred: Tensor, label_sets: Tensor) -> Tensor:
             f"pred of shape {tuple(pred.shape)} and label_sets of shape {tuple(label_sets.shape)} do not "
             "match; expected [N] and [N, C]"
         )
-    return label_sets.bool().gather(1, pred.long().reshape(-1, 1)).reshape(-1)
+    num = label_sets.shape[1]
+    if pred.numel() and (pred.min() < 0 or pred.max() >= num):
+        raise ValueError(f"pred must lie in [0, {num}) (the label_sets' C), got [{pred.min()}, {pred.max()}]")
+    return label_sets.bool().gather(1, pred.long().to(label_sets.device).reshape(-1, 1)).reshape(-1)
 
 
 def collapse_columns(pred_columns: Tensor, column_to_class: Sequence[int] | Tensor) -> Tensor:
     """Map predicted head columns [N] to the class of each column (many-to-one, e.g. ObjectNet)."""
     table = torch.as_tensor(column_to_class, dtype=torch.long, device=pred_columns.device)
+    if pred_columns.numel() and (pred_columns.min() < 0 or pred_columns.max() >= table.numel()):
+        raise ValueError(
+            f"pred_columns must lie in [0, {table.numel()}) (len(column_to_class)), "
+            f"got [{pred_columns.min()}, {pred_columns.max()}]"
+        )
     return table[pred_columns.long()]
 
 

@@ -26,7 +26,10 @@ def mcq_correct(choice: Tensor, answer: Tensor) -> Tensor:
 def cfg_scores(logp_with_image: Tensor, logp_without_image: Tensor, t: float) -> Tensor:
     """Classifier-free guidance: ``t·log p(o | image, prompt) + (1 − t)·log p(o | prompt)`` (why_vlms §3).
 
-    ``t = 1`` is plain likelihood; ``t > 1`` pushes away from what the prompt alone predicts.
+    The paper writes the rule with "prob"; as in the CFG of Sanchez et al. (its reference [38]) the
+    terms are log-probabilities: ``log p(o | prompt) + t·(log p(o | image, prompt) − log p(o | prompt))``.
+    ``t`` weighs the image-conditioned term; ``t = 1`` is plain likelihood, ``t > 1`` pushes away from
+    what the prompt alone predicts.
     """
     if logp_with_image.shape != logp_without_image.shape:
         raise ValueError(
