@@ -28,6 +28,8 @@ class LineFit:
     """A fitted robustness line ``T(ood) = slope * T(id) + intercept``.
 
     ``predict`` takes and returns accuracies in ``units`` (the units of the data it was fitted on).
+    ``id_set``/``ood_set`` name the pair of eval sets behind the line, where known, so that a consumer
+    can refuse to apply it to another pair (see :meth:`check_pair`).
     """
 
     slope: float  # slope in transformed units
@@ -36,6 +38,8 @@ class LineFit:
     n: int  # number of points (models) the line was fitted on
     transform: TransformName  # accuracy transform T
     units: Units = "fraction"  # units of accuracies going into and out of predict()
+    id_set: str | None = None  # ID eval set the line was fitted on (None: not recorded)
+    ood_set: str | None = None  # OOD eval set the line was fitted on (None: not recorded)
 
     def predict_transformed(self, id_acc: ArrayLike, n_id: ArrayLike | None = None) -> np.ndarray:
         """Predicted T(ood) for ID accuracies given in ``units``."""
@@ -54,9 +58,25 @@ class LineFit:
         t = get_transform(self.transform).inverse(self.predict_transformed(id_acc, n_id))
         return t * units_scale(self.units)
 
-    def to_dict(self) -> dict[str, float | int | str]:
-        """Plain-JSON form: slope, intercept, r2, n, transform, units."""
+    def to_dict(self) -> dict[str, float | int | str | None]:
+        """Plain-JSON form: slope, intercept, r2, n, transform, units, id_set, ood_set."""
         return asdict(self)
+
+    def check_pair(self, id_set: str, ood_set: str) -> None:
+        """Refuse to apply this line to the pair ``(id_set, ood_set)`` when it was fitted on another.
+
+        A line applies only to a pair whose ID and OOD sets are its own; unrecorded sets (None)
+        are not checked.
+
+        Raises:
+            ValueError: naming the line's pair and the requested one.
+        """
+        for what, mine, theirs in (("ID", self.id_set, id_set), ("OOD", self.ood_set, ood_set)):
+            if mine is not None and mine != theirs:
+                raise ValueError(
+                    f"line fitted on ({self.id_set}, {self.ood_set}) does not apply to ({id_set}, {ood_set}): "
+                    f"its {what} set is {mine!r}, not {theirs!r}"
+                )
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +131,8 @@ def fit_line(
     units: Units = "fraction",
     n_id: ArrayLike | None = None,
     n_ood: ArrayLike | None = None,
+    id_set: str | None = None,
+    ood_set: str | None = None,
 ) -> LineFit:
     """Fit ``T(ood) = slope·T(id) + intercept`` by ordinary least squares.
 
@@ -121,6 +143,8 @@ def fit_line(
         units: ``"fraction"`` (0–1) or ``"percent"`` (0–100).
         n_id: optional ID test-set size(s) for the clipping rule.
         n_ood: optional OOD test-set size(s) for the clipping rule.
+        id_set: optional name of the ID eval set, recorded on the line.
+        ood_set: optional name of the OOD eval set, recorded on the line.
 
     Raises:
         ValueError: fewer than 2 points, NaN values, or all ID accuracies equal.
@@ -128,7 +152,58 @@ def fit_line(
     t = get_transform(transform)
     x, y = _transformed_pairs(id_acc, ood_acc, t, units, n_id, n_ood)
     slope, intercept, r2 = _ols(x, y)
-    return LineFit(slope, intercept, r2, int(x.size), t.name, units)  # type: ignore[arg-type]
+    return LineFit(slope, intercept, r2, int(x.size), t.name, units, id_set, ood_set)  # type: ignore[arg-type]
+
+
+def bootstrap_fits(
+    id_acc: ArrayLike,
+    ood_acc: ArrayLike,
+    transform: TransformName,
+    n_boot: int = 1000,
+    seed: int = 0,
+    *,
+    units: Units = "fraction",
+    n_id: ArrayLike | None = None,
+    n_ood: ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slopes and intercepts of OLS refits on bootstrap resamples of the models (with replacement).
+
+    The resamples are ``numpy.random.default_rng(seed).integers(0, N, size=(n_boot, N))``, so the
+    band of :func:`bootstrap_band` and the effective-robustness intervals of
+    :func:`~vlmrobust.core.effective.effective_robustness_ci` drawn with one seed share their
+    resamples. Resamples whose ID values are all equal (no line defined) are dropped.
+
+    Args:
+        id_acc: ID accuracies of the baseline models, in ``units``.
+        ood_acc: OOD accuracies of the same models, in ``units``.
+        transform: accuracy transform T.
+        n_boot: number of bootstrap resamples.
+        seed: seed of ``numpy.random.default_rng``.
+        units: ``"fraction"`` or ``"percent"``.
+        n_id: optional ID test-set size(s) for the clipping rule.
+        n_ood: optional OOD test-set size(s) for the clipping rule.
+
+    Returns:
+        ``(slopes, intercepts)`` in transformed units, each of shape ``(B',)`` with ``B' <= n_boot``.
+
+    Raises:
+        ValueError: bad input (as :func:`fit_line`), ``n_boot < 1``, or every resample degenerate.
+    """
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    t = get_transform(transform)
+    x, y = _transformed_pairs(id_acc, ood_acc, t, units, n_id, n_ood)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_boot, x.size))  # (B, N) resampled model indices
+    xb, yb = x[idx], y[idx]  # (B, N)
+    xc = xb - xb.mean(axis=1, keepdims=True)
+    sxx = (xc**2).sum(axis=1)  # (B,)
+    ok = sxx > 1e-12 * max(1.0, float(np.abs(x).max()) ** 2)
+    if not ok.any():
+        raise ValueError("every bootstrap resample was degenerate (all ID values equal)")
+    slope = (xc[ok] * (yb[ok] - yb[ok].mean(axis=1, keepdims=True))).sum(axis=1) / sxx[ok]  # (B',)
+    intercept = yb[ok].mean(axis=1) - slope * xb[ok].mean(axis=1)  # (B',)
+    return slope, intercept
 
 
 def bootstrap_band(
@@ -146,7 +221,7 @@ def bootstrap_band(
 ) -> Band:
     """Percentile bootstrap band of the fitted line, resampling models with replacement.
 
-    Each resample refits the OLS line; the band at each grid point is the central ``level``
+    Each resample (see :func:`bootstrap_fits`) refits the OLS line; the band at each grid point is the central ``level``
     interval of the resampled predictions of T(ood), mapped back to accuracy. Resamples whose
     ID values are all equal (no line defined) are dropped.
 
@@ -164,28 +239,17 @@ def bootstrap_band(
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     t = get_transform(transform)
-    x, y = _transformed_pairs(id_acc, ood_acc, t, units, n_id, n_ood)
+    slope, intercept = bootstrap_fits(
+        id_acc, ood_acc, transform, n_boot, seed, units=units, n_id=n_id, n_ood=n_ood
+    )  # (B',) each
     scale = units_scale(units)
     grid_arr = np.asarray(grid, dtype=float).ravel()
     g = t.forward(grid_arr / scale)  # (G,)
-
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))  # (B, N) resampled model indices
-    xb, yb = x[idx], y[idx]  # (B, N)
-    xc = xb - xb.mean(axis=1, keepdims=True)
-    sxx = (xc**2).sum(axis=1)  # (B,)
-    ok = sxx > 1e-12 * max(1.0, float(np.abs(x).max()) ** 2)
-    if not ok.any():
-        raise ValueError("every bootstrap resample was degenerate (all ID values equal)")
-    slope = (xc[ok] * (yb[ok] - yb[ok].mean(axis=1, keepdims=True))).sum(axis=1) / sxx[ok]  # (B',)
-    intercept = yb[ok].mean(axis=1) - slope * xb[ok].mean(axis=1)  # (B',)
     pred = slope[:, None] * g[None, :] + intercept[:, None]  # (B', G)
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(pred, [alpha, 1.0 - alpha], axis=0)  # (G,) each
-    return Band(grid_arr, t.inverse(lo) * scale, t.inverse(hi) * scale, level, int(ok.sum()))
+    return Band(grid_arr, t.inverse(lo) * scale, t.inverse(hi) * scale, level, int(slope.size))
 
 
 def clopper_pearson(k: ArrayLike, n: ArrayLike, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
