@@ -48,7 +48,9 @@ def multilabel_correct(pred: Tensor, label_sets: Tensor) -> Tensor:
         )
     num = label_sets.shape[1]
     if pred.numel() and (pred.min() < 0 or pred.max() >= num):
-        raise ValueError(f"pred must lie in [0, {num}) (the label_sets' C), got [{pred.min()}, {pred.max()}]")
+        raise ValueError(
+            f"pred must lie in [0, {num}) (the label_sets' C), got [{int(pred.min())}, {int(pred.max())}]"
+        )
     return label_sets.bool().gather(1, pred.long().to(label_sets.device).reshape(-1, 1)).reshape(-1)
 
 
@@ -58,7 +60,7 @@ def collapse_columns(pred_columns: Tensor, column_to_class: Sequence[int] | Tens
     if pred_columns.numel() and (pred_columns.min() < 0 or pred_columns.max() >= table.numel()):
         raise ValueError(
             f"pred_columns must lie in [0, {table.numel()}) (len(column_to_class)), "
-            f"got [{pred_columns.min()}, {pred_columns.max()}]"
+            f"got [{int(pred_columns.min())}, {int(pred_columns.max())}]"
         )
     return table[pred_columns.long()]
 
