@@ -58,6 +58,12 @@ CASES = [
     ("The fish is a tinca tinca", 4, "text"),  # synonym, case-insensitive
     ("I see a shark in the water.", 3, "text"),  # pronoun, not letter I
     ("This is a\ngoldfish", 1, "text"),  # multi-line
+    ("A\ntabby cat", 0, "letter"),  # a letter alone on its line is no article
+    ("B\n\nExplanation: the fish is orange, typical of a goldfish.", 1, "letter"),
+    ("It's (A).", 0, "letter"),
+    ("I would choose option C.", 2, "letter"),
+    ('The answer is "D".', 3, "letter"),
+    ("Answer: A, tabby cat", 0, "letter"),
     # two letters, letter contradicting text, several options named
     ("A or B", None, "ambiguous"),
     ("A and C", None, "ambiguous"),
@@ -65,6 +71,8 @@ CASES = [
     ("B or D?", None, "ambiguous"),
     ("(A) tabby cat\n(B) goldfish", None, "ambiguous"),
     ("B. shark", None, "ambiguous"),
+    ("A\ngoldfish", None, "ambiguous"),  # letter A, text names B
+    ("Answer: C\n\nThe image shows a goldfish.", None, "ambiguous"),
     ("The answer is C, a goldfish.", None, "ambiguous"),
     ("It could be a goldfish or a shark.", None, "ambiguous"),
     ("A cat or a tabby cat", None, "ambiguous"),
@@ -147,3 +155,13 @@ def test_count_statuses_counts_by_hand():
     parsed = [parse_choice(a, OPTIONS) for a in ["B", "(C)", "goldfish", "A or B", "", "F", "dog"]]
     assert count_statuses(parsed) == {"letter": 2, "text": 1, "ambiguous": 1, "unparsed": 2, "empty": 1}
     assert count_statuses([]) == {"letter": 0, "text": 0, "ambiguous": 0, "unparsed": 0, "empty": 0}
+
+
+@pytest.mark.parametrize("i", range(len(OPTIONS)))
+def test_every_option_by_text_by_letter_and_contradicted(i):
+    letter, name, other = "ABCDE"[i], OPTIONS[i], OPTIONS[(i + 1) % len(OPTIONS)]
+    assert parse_choice(name, OPTIONS) == ParsedAnswer(i, "text")
+    assert parse_choice(f"{letter}. {name}", OPTIONS) == ParsedAnswer(i, "letter")
+    assert parse_choice(f"({letter.lower()}) {name.upper()}", OPTIONS) == ParsedAnswer(i, "letter")
+    assert parse_choice(f"{letter}. {other}", OPTIONS) == ParsedAnswer(None, "ambiguous")
+    assert parse_choice(f"{letter}. {name}, not {other}", OPTIONS) == ParsedAnswer(None, "ambiguous")

@@ -4,8 +4,9 @@
 the caller scores it wrong and counts it. With K = ``len(options)`` the valid letters are the first K of
 ``letters``. The rules, in order:
 
-1. **Normalise.** Markdown emphasis (``*``) and backticks are removed and every run of whitespace
-   (newlines included) becomes one space. Nothing is left → ``empty``.
+1. **Normalise.** Markdown emphasis (``*``) and backticks are removed, surrounding whitespace is
+   stripped, and every inner run of whitespace becomes one newline if it holds one, else one space.
+   Nothing is left → ``empty``.
 2. **Refusal.** A refusal phrase anywhere ("I cannot/can't/am unable …", "I'm not sure", "I don't
    know", "none of the …", "neither", "sorry", "impossible to", "unclear") → ``unparsed``, whatever
    else the answer says.
@@ -18,13 +19,13 @@ the caller scores it wrong and counts it. With K = ``len(options)`` the valid le
    * a lowercase letter right after an answer cue that ends there: "answer: b", "the answer is b.",
      "option b" (but "the answer is a goldfish" mentions no letter);
    * an upper-case letter anywhere: "B.", "B)", "B:", "Option B", "I think it's B", "**B**" — except
-     the English words "A" (article) and "I" (pronoun) when followed by a space and a word of two or
-     more characters other than the connectives "or", "and", "nor", "is", "was", "vs", "versus":
-     "A goldfish." and "I think" mention no letter, "A or B" mentions A and B.
+     the English words "A" (article) and "I" (pronoun) when followed, on the same line, by a space and
+     a word of two or more characters other than the connectives "or", "and", "nor", "is", "was",
+     "vs", "versus": "A goldfish." and "I think" mention no letter, "A or B" and "A\\ngoldfish" mention A.
 
    Letters inside a matched option name (rule 4) are not mentions ("C. vitamin C" mentions C once).
 4. **Option text.** Each option's name and its ``synonyms`` match case-insensitively as whole words or
-   phrases, optionally followed by a plural "s" or "es" ("goldfishes"); articles need no rule since
+   phrases (any whitespace between their words), optionally followed by a plural "s" or "es" ("goldfishes"); articles need no rule since
    matching is by substring ("a goldfish" contains "goldfish"). A match lying inside a longer match of
    another option is dropped, so "tabby cat" selects "tabby cat", not also "cat".
 5. **Decide.** Two or more distinct letters mentioned → ``ambiguous`` ("A or B", "A, B"). One letter
@@ -76,10 +77,10 @@ def _option_spans(text: str, names: Sequence[Sequence[str]]) -> list[tuple[int, 
     spans = []
     for i, alternatives in enumerate(names):
         for name in alternatives:
-            name = " ".join(name.split())
-            if not name:
+            words = name.split()
+            if not words:
                 continue
-            pattern = _ALONE_BEFORE + re.escape(name) + r"(?:e?s)?" + _ALONE_AFTER
+            pattern = _ALONE_BEFORE + r"\s+".join(map(re.escape, words)) + r"(?:e?s)?" + _ALONE_AFTER
             spans += [(m.start(), m.end(), i) for m in re.finditer(pattern, text, re.IGNORECASE)]
     return [
         (s, e, i)
@@ -104,7 +105,7 @@ def _letter_mentions(text: str, letters: str, spans: list[tuple[int, int, int]])
     exact = "".join(re.escape(c) for c in set(letters))
     for m in re.finditer(rf"{_ALONE_BEFORE}([{exact}]){_ALONE_AFTER}", text):
         if m.group(1) in "AIai":
-            word = re.match(r"\s+(\w+)", text[m.end() :])
+            word = re.match(r" (\w+)", text[m.end() :])
             if word and len(word.group(1)) >= 2 and word.group(1).lower() not in _CONNECTIVES:
                 continue  # the article "A" or the pronoun "I"
         found[m.start(1)] = m.group(1)
@@ -141,7 +142,7 @@ def parse_choice(
     bad = sorted(i for i in synonyms if not 0 <= i < k)
     if bad:
         raise ValueError(f"synonyms has keys {bad} outside the option indices 0..{k - 1}")
-    text = " ".join(re.sub(r"[*`]", "", answer).split())
+    text = re.sub(r"\s+", lambda m: "\n" if "\n" in m.group() else " ", re.sub(r"[*`]", "", answer).strip())
     if not text:
         return ParsedAnswer(None, "empty")
     if _REFUSAL.search(text):
