@@ -207,3 +207,12 @@ def test_newer_or_foreign_files_are_refused_and_left_untouched(tmp_path: Path) -
     with sqlite3.connect(foreign) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='cells'").fetchone()[0] == 0
+
+
+def test_an_empty_file_reads_as_an_empty_store(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()  # e.g. created by a reader polling before the first write
+    store = ResultsStore(path)
+    assert store.prediction_ids("r", "m", "id", "zeroshot", -1) == set() and store.cells().empty
+    store.put(predictions=_preds("r", ["a"]))
+    assert store.prediction_ids("r", "m", "id", "zeroshot", -1) == {"a"}

@@ -37,7 +37,10 @@ def test_quickstart_end_to_end_and_resume(tmp_path, capsys):
     lines = json.loads((out / "lines.json").read_text())
     assert set(lines) == {"world/sketch", "world/pose"} and all(v["n"] == 3 for v in lines.values())
 
-    cells = ResultsStore(out / "results.db").cells()
+    all_cells = ResultsStore(out / "results.db").cells()
+    assert set(all_cells["metric"]) == {"top1", "top5", "per_class_mean"}
+    assert set(all_cells["protocol"]) == {"zeroshot/dataset"}
+    cells = all_cells[all_cells["metric"] == "top1"]
     assert len(cells) == 3 * 3 and set(cells["step"]) == {12} and set(cells["n"]) == {48}
     # the stored ID/OOD accuracies are exactly those the CSV reports
     stored = cells.set_index(["run", "eval_set"])["value"]

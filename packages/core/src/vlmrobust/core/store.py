@@ -385,7 +385,8 @@ class ResultsStore:
             return set()
         conn = self._connect()
         try:
-            self._check_readable(conn)
+            if not self._check_readable(conn):
+                return set()
             rows = conn.execute(
                 "SELECT sample_id FROM predictions WHERE run=? AND model=? AND eval_set=? AND protocol=? "
                 "AND step=?",

@@ -19,11 +19,11 @@ from torch import Tensor
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.eval.heads import cached_zero_shot_head, zero_shot_logits
 from vlmrobust.eval.metrics import (
-    accuracy,
+    Accuracy,
     check_scores,
+    classification_summary,
     multilabel_correct,
     option_choice,
-    per_class_accuracy_from_correct,
     top1,
 )
 from vlmrobust.eval.prompts import TemplateSet, templates_for
@@ -118,7 +118,8 @@ class ZeroShotClassification(_ScorerProtocol):
         correct = multilabel_correct(pred, labels) if labels is not None else pred == label
         extra = None
         if scores.shape[1] >= 5:
-            best5 = scores.topk(5, dim=1).indices.cpu()  # [B, 5]
+            # the five best classes, equal scores ranked by lowest index (as top-1 and ``topk_correct``)
+            best5 = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :5].cpu()  # [B, 5]
             hit5 = (
                 labels.gather(1, best5).any(dim=1) if labels is not None else (best5 == label[:, None]).any(1)
             )
@@ -126,13 +127,16 @@ class ZeroShotClassification(_ScorerProtocol):
         return BatchPredictions(batch_index(batch), pred, label, correct, extra)
 
     def metrics(self, records: pd.DataFrame, info: EvalSetInfo) -> dict[str, MetricValue]:
-        correct = records["correct"].to_numpy(dtype=bool)
-        out = {"top1": MetricValue.of(accuracy(correct))}
-        if len(info.class_names) >= 5 and len(records):
-            out["top5"] = MetricValue.of(accuracy([bool(e["top5_correct"]) for e in records["extra"]]))
-        _, mean = per_class_accuracy_from_correct(correct, records["label"].to_numpy(), len(info.class_names))
-        out["per_class_mean"] = MetricValue(float(mean), len(records))
-        return out
+        top5 = None
+        if len(info.class_names) >= 5:
+            top5 = [bool(e["top5_correct"]) for e in records["extra"]]
+        summary = classification_summary(
+            records["correct"].to_numpy(dtype=bool), records["label"].to_numpy(), len(info.class_names), top5
+        )
+        return {
+            name: MetricValue.of(v) if isinstance(v, Accuracy) else MetricValue(v, len(records))
+            for name, v in summary.items()
+        }
 
 
 class MCQByPrompt(_ScorerProtocol):
