@@ -57,8 +57,10 @@ def test_world_tiny_runs_as_shipped_and_prints_cells(tmp_path, capsys):
 def test_bad_input_is_one_clear_line(tmp_path, capsys):
     bad = _config(tmp_path, protocols=[{"class_path": "vlmrobust.eval.protocols.ZeroShotClasification"}])
     assert vlmrobust(["eval", "--config", str(bad)]) == 2
-    assert "ZeroShotClasification" in capsys.readouterr().err
-    unknown = _config(tmp_path, "u.yaml", models=[{"spec": "open_clip:vlmrobust-tiny-clp", "seed": 0}])
+    err = capsys.readouterr().err
+    assert "ZeroShotClasification" in err and "Did you mean 'ZeroShotClassification'" in err
+    models = [{"spec": "open_clip:vlmrobust-tiny-clip", "seed": 0}, {"spec": "open_clip:vlmrobust-tiny-clp"}]
+    unknown = _config(tmp_path, "u.yaml", models=models)
     assert vlmrobust(["eval", "--config", str(unknown)]) == 2
     assert "vlmrobust-tiny-clip" in capsys.readouterr().err  # did-you-mean
     assert not (tmp_path / "results.db").exists()

@@ -48,7 +48,9 @@ def test_cached_head_is_written_once_and_read_back(scorer, tmp_path):
     (file,) = tmp_path.glob("*.safetensors")
     assert file.stem == head_cache_key(scorer.spec, classes, templates)
     save_file({"head": torch.zeros_like(load_file(str(file))["head"])}, str(file))  # mark the cached copy
-    assert cached_zero_shot_head(scorer, classes, templates, tmp_path).abs().sum() == 0  # read, not recomputed
+    assert (
+        cached_zero_shot_head(scorer, classes, templates, tmp_path).abs().sum() == 0
+    )  # read, not recomputed
     assert head_cache_key(scorer.spec, classes, ["a {}"]) != file.stem
     assert head_cache_key(scorer.spec, ["star", "circle"], templates) != file.stem
     assert head_cache_key("open_clip:other", classes, templates) != file.stem

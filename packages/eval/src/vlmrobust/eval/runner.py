@@ -130,6 +130,10 @@ class EvalRunner:
     ) -> list[tuple[ModelEntry, EvalSetInfo, Dataset, EvalProtocol]]:
         """Every (model, eval set, protocol) the protocol can run; a protocol or model left with none
         is an error naming what it supports."""
+        from vlmrobust.models.spec import parse_spec
+
+        for model in models:  # a bad spec fails before anything runs
+            parse_spec(model.spec)
         jobs = []
         for model in models:
             mine = [p for p in protocols if p.role == model.role]

@@ -14,6 +14,7 @@ resolved config. A rerun skips finished cells and resumes unfinished ones from t
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,8 +97,20 @@ def main(argv: list[str]) -> int:
     try:
         run_from_args(argv)
     except ArgumentError as err:
-        raise CLIError(str(err).strip()) from err
+        raise CLIError(_with_suggestion(str(err).strip())) from err
     return 0
+
+
+def _with_suggestion(message: str) -> str:
+    """Append protocol names close to an unknown protocol ``class_path`` to jsonargparse's message."""
+    from vlmrobust.core.suggest import did_you_mean
+    from vlmrobust.eval.protocols import PROTOCOLS
+
+    bad = re.search(r'"protocols".*?(?:import path string: |class_path \')([\w.]+)', message, re.S)
+    if bad is None:
+        return message
+    names = [cls.__name__ for cls in PROTOCOLS.values()]
+    return f"{message}\n  {did_you_mean(bad.group(1).rsplit('.', 1)[-1], names, 'protocols')}"
 
 
 if __name__ == "__main__":
