@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, norm
 
-from vlmrobust.core.linefit import LineFit, accuracy_interval, bootstrap_band, clopper_pearson, fit_line
+from vlmrobust.core.linefit import (
+    LineFit,
+    accuracy_interval,
+    bootstrap_band,
+    bootstrap_fits,
+    clopper_pearson,
+    fit_line,
+)
 
 ID = np.array([0.55, 0.62, 0.70, 0.74, 0.79, 0.83, 0.88])
 OOD = np.array([0.41, 0.47, 0.52, 0.60, 0.63, 0.70, 0.74])
@@ -111,3 +118,27 @@ def test_linefit_is_frozen() -> None:
     line = LineFit(1.0, 0.0, 1.0, 2, "probit")
     with pytest.raises(AttributeError):
         line.slope = 2.0  # type: ignore[misc]
+
+
+def test_linefit_records_its_pair_and_old_dicts_still_load() -> None:
+    line = fit_line(ID, OOD, "probit", id_set="imagenet/val", ood_set="imagenet-r")
+    d = line.to_dict()
+    assert (d["id_set"], d["ood_set"]) == ("imagenet/val", "imagenet-r")
+    assert LineFit(**d) == line
+    old = {k: v for k, v in d.items() if k not in ("id_set", "ood_set")}  # a lines.json entry of before
+    assert LineFit(**old).id_set is None and LineFit(**old).ood_set is None
+    line.check_pair("imagenet/val", "imagenet-r")
+    LineFit(**old).check_pair("anything", "else")  # unrecorded sets are not checked
+    with pytest.raises(ValueError, match="its ID set is 'imagenet/val', not 'world/id'"):
+        line.check_pair("world/id", "imagenet-r")
+    with pytest.raises(ValueError, match="its OOD set is 'imagenet-r'"):
+        line.check_pair("imagenet/val", "imagenet-a")
+
+
+def test_bootstrap_fits_are_the_resamples_of_the_band() -> None:
+    slopes, intercepts = bootstrap_fits(ID, OOD, "probit", n_boot=50, seed=3)
+    idx = np.random.default_rng(3).integers(0, ID.size, size=(50, ID.size))
+    ref = [np.polyfit(norm.ppf(ID[r]), norm.ppf(OOD[r]), 1) for r in idx if np.ptp(ID[r]) > 0]
+    np.testing.assert_allclose(np.c_[slopes, intercepts], np.array(ref), atol=1e-10)
+    with pytest.raises(ValueError, match="n_boot must be >= 1"):
+        bootstrap_fits(ID, OOD, "probit", n_boot=0)

@@ -94,6 +94,10 @@ def test_line_reproduces_closed_form(
                 r[ood] - pred, abs=1e-6 * full / 100
             )
             assert got.loc[r.model, "id_acc"] == pytest.approx(r.val)  # same units as the input
+    assert (lines["sketch"]["id_set"], lines["sketch"]["ood_set"]) == ("val", "sketch")
+    assert "lines_by_family.json" not in {p.name for p in out.iterdir()}  # no families: as before
+    assert (eff.family.isna()).all()  # no families: an empty family column
+    assert (eff.er_low <= eff.effective_robustness).all() and (eff.effective_robustness <= eff.er_high).all()
     assert lines["sketch"]["skipped"] == 1 and lines["v2/matched"]["skipped"] == 0
     assert lines["sketch"]["n"] == 4  # r50 has no sketch accuracy: skipped, not filled
     assert (out / "line_v2_matched.png").stat().st_size > 10_000
@@ -206,3 +210,39 @@ def test_console_script_dispatch(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "vlmrobust line: error: column 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_er_intervals_follow_seed_and_level(tmp_path: Path) -> None:
+    csv, models = _write_inputs(tmp_path, TABLE)
+    base = [
+        "--csv",
+        str(csv),
+        "--id",
+        "val",
+        "--ood",
+        "v2/matched",
+        "--baseline",
+        str(models),
+        "--n-boot",
+        "300",
+    ]
+
+    def run(*extra: str) -> pd.DataFrame:
+        out = tmp_path / "-".join(extra or ("default",))
+        assert main([*base, "--out", str(out), *extra]) == 0
+        return pd.read_csv(out / "effective_robustness.csv").set_index("model")
+
+    default, again, narrow = run(), run("--seed", "0"), run("--ci-level", "0.5")
+    pd.testing.assert_frame_equal(default, again)
+    width = lambda e: e.er_high - e.er_low  # noqa: E731
+    assert (width(narrow) < width(default)).all()
+    # Independent reference: the same resamples of the baseline, one np.polyfit each, percentiles of ER.
+    rows = TABLE.set_index("model")
+    idx = np.random.default_rng(0).integers(0, len(BASELINE), size=(300, len(BASELINE)))
+    bx, by = norm.ppf(rows.loc[BASELINE, "val"] / 100), norm.ppf(rows.loc[BASELINE, "v2/matched"] / 100)
+    fits = [np.polyfit(bx[r], by[r], 1) for r in idx if np.ptp(bx[r]) > 0]
+    ers = [rows["v2/matched"] - 100 * norm.cdf(s * norm.ppf(rows.val / 100) + b) for s, b in fits]
+    lo, hi = np.percentile(np.array(ers), [2.5, 97.5], axis=0)
+    np.testing.assert_allclose(default.loc[rows.index, "er_low"], lo, atol=1e-9)
+    np.testing.assert_allclose(default.loc[rows.index, "er_high"], hi, atol=1e-9)
+    assert main([*base, "--out", str(tmp_path / "bad"), "--ci-level", "95"]) == 2

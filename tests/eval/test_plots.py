@@ -11,8 +11,15 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from vlmrobust.core.linefit import bootstrap_band, fit_line
-from vlmrobust.core.robustness import fit_robustness
-from vlmrobust.eval.plots import plot_robustness_grid, plot_robustness_line, save_figure, set_accuracy_axes
+from vlmrobust.core.robustness import fit_families, fit_robustness
+from vlmrobust.eval.plots import (
+    plot_family_lines,
+    plot_family_panel,
+    plot_robustness_grid,
+    plot_robustness_line,
+    save_figure,
+    set_accuracy_axes,
+)
 
 ID = np.array([60.0, 66.0, 71.0, 75.0, 80.0, 70.0])
 OOD = np.array([45.0, 52.0, 57.0, 62.0, 68.0, 66.0])
@@ -93,3 +100,32 @@ def test_save_figure_never_leaves_partial_files(tmp_path: Path) -> None:
     save_figure(fig, target)
     assert target.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png"]
+
+
+def test_family_panel_one_colour_per_family_with_bands_and_diagonal(tmp_path: Path) -> None:
+    x = {"clip": np.array([0.2, 0.5, 0.8, 1.1]), "vlm": np.array([0.0, 0.4, 0.7, 1.0])}
+    y = {"clip": 0.8 * x["clip"] - 0.5, "vlm": 0.9 * x["vlm"] - 0.1}
+    names = [f"{f}{i}" for f in x for i in range(4)] + ["stray"]
+    table = pd.DataFrame({"model": names, "val": norm.cdf(np.r_[x["clip"], x["vlm"], 0.6]),
+                          "v2": norm.cdf(np.r_[y["clip"], y["vlm"], 0.2])})  # fmt: skip
+    report = fit_families(table, "val", ["v2"], {f: [f"{f}{i}" for i in range(4)] for f in x}, n_boot=0)
+    fig = Figure()
+    ax = plot_family_panel(fig.add_subplot(), report, "v2", n_boot=50, annotate=True)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0].startswith("clip (4, ER reference): slope 0.800") and legend[1].startswith(
+        "vlm (4): slope 0.900"
+    )
+    assert "no family (1)" in legend and "y = x" in legend and "95% bootstrap bands" in legend
+    fam_lines = [ln for ln in ax.get_lines() if ln.get_label().startswith(("clip", "vlm"))]
+    assert len({ln.get_color() for ln in fam_lines}) == 2  # distinct colours
+    gx, gy = fam_lines[1].get_data()  # the VLM line in probit coordinates, across the panel
+    np.testing.assert_allclose(gy, 0.9 * gx - 0.1, atol=1e-9)
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 0], x["clip"], atol=1e-9)
+    assert [t.get_text() for t in ax.texts] == [f"vlm{i}" for i in range(4)]  # non-reference models labelled
+    assert ax.get_xticklabels()[0].get_text().endswith("%")
+    assert save_figure(fig, tmp_path / "f.png").stat().st_size > 5_000
+
+
+def test_plot_family_lines_needs_a_family() -> None:
+    with pytest.raises(ValueError, match="at least one family"):
+        plot_family_lines(Figure().add_subplot(), [])

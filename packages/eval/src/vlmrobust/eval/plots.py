@@ -8,6 +8,8 @@ Public API, reusable by other commands:
 * :func:`plot_robustness_line` draws one (ID, OOD) panel on a given ``Axes``;
 * :func:`plot_robustness_grid` draws one panel per OOD column of a
   :class:`~vlmrobust.core.robustness.RobustnessReport` into one PNG;
+* :func:`plot_family_lines` draws several families' lines on one panel (CLIP-family vs VLM-family),
+  :func:`plot_family_panel` does so for a :class:`~vlmrobust.core.robustness.FamilyReport`;
 * :func:`set_accuracy_axes` labels transformed axes in accuracy %;
 * :func:`save_figure` writes a figure atomically.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from vlmrobust.core.atomic import atomic_write
 from vlmrobust.core.linefit import Band, LineFit, bootstrap_band, units_scale
-from vlmrobust.core.robustness import RobustnessReport
+from vlmrobust.core.robustness import FamilyReport, RobustnessReport
 from vlmrobust.core.transforms import TransformName, get_transform
 
 # Accuracy (%) tick candidates for probit/logit axes, in tiers of decreasing importance; whole tiers
@@ -40,8 +43,16 @@ _TICK_TIERS: tuple[tuple[float, ...], ...] = (
     (0.5, 99.5),
 )
 BASELINE_COLOR = "tab:blue"
+#: Colours of families, in family order (cycled past ten); models in no family are grey.
+FAMILY_COLORS: tuple[str, ...] = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
+                                  "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "black")  # fmt: skip
+UNMATCHED_COLOR = "0.6"
 OTHER_COLOR = "tab:orange"
 LINE_COLOR = "tab:blue"
+#: Colours of families, in family order (cycled past ten); models in no family are grey.
+FAMILY_COLORS: tuple[str, ...] = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
+                                  "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "black")  # fmt: skip
+UNMATCHED_COLOR = "0.6"
 
 
 def _fmt_percent(p: float) -> str:
@@ -214,6 +225,120 @@ def plot_report_panel(
         id_ci=(pts["id_ci_low"], pts["id_ci_high"]) if has_ci else None,
         ood_ci=(pts["ood_ci_low"], pts["ood_ci_high"]) if has_ci else None,
         xlabel=_short(f"{report.id_col} accuracy", "ID accuracy"),
+        ylabel=_short(f"{ood} accuracy", "OOD accuracy"),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class FamilyPoints:
+    """One family's points and line on a family panel."""
+
+    name: str  # family name, shown in the legend
+    id_acc: np.ndarray  # ID accuracies of its models, in line.units, shape (N,)
+    ood_acc: np.ndarray  # OOD accuracies, in line.units, shape (N,)
+    line: LineFit  # the family's own line
+    band: Band | None = None  # optional bootstrap band of the line
+    labels: Sequence[str] | None = None  # optional text label per point
+    reference: bool = False  # whether effective robustness is measured against this family's line
+
+
+def plot_family_lines(
+    ax: Axes,
+    families: Sequence[FamilyPoints],
+    transform: TransformName | None = None,
+    others: tuple[ArrayLike, ArrayLike] | None = None,
+    reference: LineFit | None = None,
+    title: str | None = None,
+    xlabel: str = "ID accuracy",
+    ylabel: str = "OOD accuracy",
+) -> Axes:
+    """Draw several families, each with its points, line and band in its own colour, plus y = x.
+
+    Every family's line spans the whole panel; its band spans its own points' range.
+
+    Args:
+        ax: axes to draw on.
+        families: the families, in legend order (colours from :data:`FAMILY_COLORS`).
+        transform: plane to draw in; defaults to the first family's ``line.transform``.
+        others: optional ``(id_acc, ood_acc)`` of models in no family, drawn grey.
+        reference: optional baseline line that is none of the families' (drawn black, dash-dotted).
+        title: panel title.
+        xlabel: x-axis label.
+        ylabel: y-axis label.
+    """
+    if not families:
+        raise ValueError("plot_family_lines needs at least one family")
+    t = get_transform(transform or families[0].line.transform)
+    scale = units_scale(families[0].line.units)
+    pts = [(t.forward(np.asarray(f.id_acc, float) / scale), t.forward(np.asarray(f.ood_acc, float) / scale))
+           for f in families]  # fmt: skip
+    if others is not None:
+        ox, oy = (t.forward(np.asarray(v, dtype=float) / scale) for v in others)
+    xs = np.concatenate([x for x, _ in pts] + ([ox] if others is not None else []))
+    ys = np.concatenate([y for _, y in pts] + ([oy] if others is not None else []))
+    xlim, ylim = _limits(xs), _limits(ys)
+    grid_t = np.linspace(*xlim, 200)  # transformed ID positions across the panel
+    for i, (fam, (x, y)) in enumerate(zip(families, pts, strict=True)):
+        color = FAMILY_COLORS[i % len(FAMILY_COLORS)]
+        ax.scatter(x, y, s=18, c=color, alpha=0.85, edgecolors="white", linewidths=0.3, zorder=4)
+        ax.plot(grid_t, fam.line.slope * grid_t + fam.line.intercept, c=color, lw=1.8, zorder=3,
+                label=f"{fam.name} ({x.size}{', ER reference' if fam.reference else ''}): slope {fam.line.slope:.3f}, R² {fam.line.r2:.3f}")  # fmt: skip
+        if fam.band is not None:
+            bx = t.forward(np.asarray(fam.band.grid) / scale)
+            ax.fill_between(bx, t.forward(fam.band.lower / scale), t.forward(fam.band.upper / scale),
+                            color=color, alpha=0.18, lw=0, zorder=1)  # fmt: skip
+        for xi, yi, text in zip(x, y, fam.labels or [""] * x.size, strict=True):
+            if text:
+                note = ax.annotate(str(text), (xi, yi), fontsize=6, xytext=(3, 2), textcoords="offset points",
+                                   annotation_clip=True, clip_on=True)  # fmt: skip
+                note.set_in_layout(False)
+    if others is not None and ox.size:
+        ax.scatter(ox, oy, s=16, c=UNMATCHED_COLOR, marker="x", lw=0.9, zorder=2,
+                   label=f"no family ({ox.size})")  # fmt: skip
+    if reference is not None:
+        ax.plot(grid_t, reference.slope * grid_t + reference.intercept, c="black", ls="-.", lw=1.2, zorder=2,
+                label=f"baseline ({reference.n}): slope {reference.slope:.3f}")  # fmt: skip
+    if any(f.band is not None for f in families):
+        level = next(f.band.level for f in families if f.band is not None)
+        ax.fill_between([], [], [], color="0.5", alpha=0.18, lw=0, label=f"{level:.0%} bootstrap bands")
+    lo, hi = min(xlim[0], ylim[0]), max(xlim[1], ylim[1])
+    ax.plot([lo, hi], [lo, hi], ls="--", c="0.4", lw=1, zorder=0, label="y = x")
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+    set_accuracy_axes(ax, t.name)  # type: ignore[arg-type]
+    ax.grid(True, lw=0.4, alpha=0.5)
+    ax.set_xlabel(f"{xlabel} ({t.name} scale)")
+    ax.set_ylabel(f"{ylabel} ({t.name} scale)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
+    return ax
+
+
+def plot_family_panel(
+    ax: Axes, report: FamilyReport, ood: str, n_boot: int = 1000, seed: int = 0, annotate: bool = False
+) -> Axes:
+    """One panel of ``report`` for ``ood``: every family's points, line and band, unmatched models grey.
+
+    With ``annotate``, the models outside the reference family are labelled with their names.
+    """
+    fams = []
+    for name, fam in report.families.items():
+        pts = fam.points(ood)
+        labels = list(pts["model"]) if annotate and name != report.reference_family else None
+        band = band_for(fam, ood, n_boot=n_boot, seed=seed) if n_boot > 0 else None
+        fams.append(FamilyPoints(name, pts["id_acc"].to_numpy(), pts["ood_acc"].to_numpy(), fam.lines[ood],
+                                 band=band, labels=labels, reference=name == report.reference_family))  # fmt: skip
+    ref = report.reference
+    rest = ref.points(ood)
+    rest = rest[rest["family"] == ""]
+    return plot_family_lines(
+        ax,
+        fams,
+        others=(rest["id_acc"], rest["ood_acc"]) if len(rest) else None,
+        reference=ref.lines[ood] if report.reference_family is None else None,
+        title=ood,
+        xlabel=_short(f"{ref.id_col} accuracy", "ID accuracy"),
         ylabel=_short(f"{ood} accuracy", "OOD accuracy"),
     )
 
