@@ -1,4 +1,4 @@
-"""vlmrobust.eval: evaluators, metrics, RobustnessCallback, plots and the eval/line/theory commands.
+"""vlmrobust.eval: metrics, protocols, the evaluation runner, RobustnessCallback, plots, eval/line/theory.
 
 Public classes are resolved lazily so that torch-free commands (``vlmrobust line``) stay light.
 """
@@ -8,6 +8,9 @@ from typing import Any
 
 _EXPORTS = {
     "RobustnessCallback": "vlmrobust.eval.robustness_callback",
+    "EvalRunner": "vlmrobust.eval.runner",
+    "EvalData": "vlmrobust.eval.runner",
+    "ModelEntry": "vlmrobust.eval.models",
     "AutoWandbLogger": "vlmrobust.eval.tracking",
     "build_zero_shot_head": "vlmrobust.eval.heads",
     "zero_shot_logits": "vlmrobust.eval.heads",
