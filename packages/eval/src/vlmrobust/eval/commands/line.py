@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import get_args
@@ -142,22 +143,17 @@ def read_model_list(path: Path) -> list[str]:
     return names
 
 
+@dataclass(frozen=True, eq=False)
 class Table:
     """The wide table of a run of ``vlmrobust line`` and what is known about its rows."""
 
-    def __init__(
-        self,
-        frame: pd.DataFrame,
-        model_col: str,
-        n_samples: dict[str, int],
-        names: dict[str, tuple[str, ...]],
-        eval_sets: list[str] | None = None,
-    ) -> None:
-        self.frame = frame  # one row per model, one column per eval set
-        self.model_col = model_col  # column naming the models
-        self.n_samples = n_samples  # eval set -> test-set size, where known
-        self.names = names  # row label -> every name patterns match (label, model spec, run)
-        self.eval_sets = eval_sets  # selected eval sets (DB input), None for a CSV
+    frame: pd.DataFrame  # one row per model, one column per eval set
+    model_col: str  # column naming the models
+    n_samples: dict[str, int]  # eval set -> test-set size, where known
+    names: dict[
+        str, tuple[str, ...]
+    ]  # row label -> every name family patterns match (label, model spec, run)
+    eval_sets: list[str] | None = None  # selected eval sets (DB input); None for a CSV
 
 
 def load_table(args: argparse.Namespace) -> Table:
