@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
+from vlmrobust.data.datamodules import WorldDataModule
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.world import CLASS_NAMES, SHIFTS
-from vlmrobust.data.world.datamodule import WorldDataModule
 from vlmrobust.data.world.preview import save_grid
 
 
@@ -110,3 +110,43 @@ def test_preview_grid(tmp_path):
     path = save_grid(tmp_path / "grid.png", per_domain=3, scale=2)
     img = Image.open(path)
     assert img.mode == "RGB" and img.size[1] == 7 * (64 + 2)  # six domains and the scenes row
+
+
+def test_mcq_mode_items_and_eval_sets():
+    dm = _dm(mode="mcq", mcq_num_options=4, mcq_seed=1)
+    sets = dm.eval_sets
+    assert [(s.task, s.num_options, s.multi_label, s.num_samples) for s in sets] == [
+        ("mcq", 4, False, 10)
+    ] * 3
+    dm.setup("validate")
+    assert [len(ds) for ds in dm.eval_datasets] == [10, 10, 10]
+    assert dm.eval_datasets[1].sample_id(0) == "world/sketch/hierarchy/1/0"
+    labelled = dm.eval_datasets[1].base
+    batch = next(iter(dm.val_dataloader()[1]))
+    assert batch["options"].shape == (4, 4) and batch["image"].shape == (4, 3, 32, 32)
+    assert batch["options"][torch.arange(4), batch["answer"]].tolist() == batch["label"].tolist()
+    assert batch["label"].tolist() == [labelled[i]["label"] for i in range(4)]  # label = the answer class
+    assert torch.equal(batch["image"][2], labelled[2]["image"])
+    dm.eval_datasets[0].transform = None  # what the eval runner does for VLMs
+    assert isinstance(dm.eval_datasets[0][0]["image"], Image.Image)
+    rand = _dm(mode="mcq", mcq_strategy="random", mcq_num_options=4, mcq_seed=1)
+    rand.setup()
+    assert rand.eval_datasets[1].questions[0].strategy == "random"
+
+
+def test_mcq_mode_bad_arguments():
+    with pytest.raises(ValueError, match="mcq_strategy 'visual'"):
+        WorldDataModule(mode="mcq", mcq_strategy="visual")
+    with pytest.raises(ValueError, match=r"mcq_num_options must be in 2\.\.18"):
+        WorldDataModule(mode="mcq", mcq_num_options=1)
+    with pytest.raises(ValueError, match="unknown mode 'mcqs'"):
+        WorldDataModule(mode="mcqs")
+
+
+def test_classification_eval_datasets_yield_pil_without_a_transform():
+    dm = _dm()
+    dm.setup()
+    ds = dm.eval_datasets[0]
+    assert ds[0]["image"].shape == (3, 32, 32)  # default transform: to_tensor
+    ds.transform = None
+    assert isinstance(ds[0]["image"], Image.Image) and dm.eval_sets[0].task == "classification"

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from vlmrobust.data.datamodules import ImageNetDataModule, ResizeCenterCrop
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.imagenet import fixtures as fx
 from vlmrobust.data.imagenet import metadata
-from vlmrobust.data.imagenet.datamodule import ImageNetDataModule, ResizeCenterCrop
 from vlmrobust.data.mcq.cli import main as build_mcq_main
 
 R_IDX = metadata.imagenet_r_indices()
@@ -91,7 +91,10 @@ def test_no_paired_id_and_bad_shift(trees):
 
 
 def test_mcq_mode_built_and_from_files(trees, tmp_path):
-    dm = make_dm(trees, mode="mcq", mcq_num_options=3, mcq_num_questions=None)
+    dm = make_dm(trees, mode="mcq", mcq_num_options=3, mcq_num_questions=None, val_labels="original")
+    sets = dm.eval_sets
+    assert {(s.task, s.num_options, s.multi_label, s.head_names) for s in sets} == {("mcq", 3, False, None)}
+    assert [s.num_samples for s in sets] == [len(ds) for ds in dm.eval_datasets]
     loaders = dm.val_dataloader()
     batch = next(iter(loaders[2]))  # imagenet-r
     assert batch["options"].shape == (2, 3)
@@ -104,11 +107,52 @@ def test_mcq_mode_built_and_from_files(trees, tmp_path):
     assert build_mcq_main(argv) == 0
     shifts = {"imagenet-r": str(trees["imagenet-r"])}
     from_files = ImageNetDataModule(
-        str(trees["val"]), shifts, mode="mcq", mcq_num_options=3, mcq_dir=str(tmp_path)
+        str(trees["val"]), shifts, mode="mcq", mcq_num_options=3, mcq_dir=str(tmp_path), val_labels="original"
     )
     assert [s.name for s in from_files.eval_sets] == [s.name for s in dm.eval_sets][:3]
     assert from_files.eval_datasets[2].questions == dm.eval_datasets[2].questions
     missing = ImageNetDataModule(str(trees["val"]), {"objectnet": str(trees["objectnet"])}, mode="mcq",
-                                 mcq_dir=str(tmp_path))  # fmt: skip
+                                 mcq_dir=str(tmp_path), val_labels="original")  # fmt: skip
     with pytest.raises(FileNotFoundError, match=r"imagenet-val\.hierarchy\.k5\.seed0\.jsonl"):
         missing.setup()
+
+
+@pytest.fixture(scope="module")
+def clean_file(tmp_path_factory):
+    # image 2 is relabelled to R class 5 and also keeps its official class; image 6 has no valid label
+    rows = [(1, R_IDX[0], [R_IDX[0]], "*"), (2, R_IDX[1], [R_IDX[5], R_IDX[1]], "+"),
+            (3, R_IDX[199], [R_IDX[199]], "*"), (4, 423, [423], "*"), (5, 0, [0], "*"), (6, 500, [], "*")]  # fmt: skip
+    return fx.write_clean_labels(tmp_path_factory.mktemp("clean") / "clean_validation.csv", rows)
+
+
+def test_classification_eval_sets_keep_multi_label_and_objectnet_columns(trees, clean_file):
+    dm = make_dm(trees, val_labels="clean", val_label_file=str(clean_file))
+    sets = {s.name: s for s in dm.eval_sets}
+    assert (
+        sets["imagenet-val-clean"].multi_label
+        and sets["imagenet-val-clean-on-imagenet-r-classes"].multi_label
+    )
+    assert not sets["imagenet-r"].multi_label and sets["imagenet-r"].task == "classification"
+    for name in ("objectnet", "imagenet-val-clean-on-objectnet-classes"):
+        assert len(sets[name].head_names) == 125 and len(set(sets[name].head_to_class)) == 113
+    assert sets["imagenet-r"].head_names is None
+    batch = next(iter(dm.val_dataloader()[1]))  # val on R's classes: clean sets restricted to R
+    assert batch["labels"].shape == (2, 200) and batch["labels"][1, [1, 5]].tolist() == [True, True]
+
+
+def test_mcq_mode_defaults_to_clean_labels(trees, clean_file):
+    with pytest.raises(ValueError, match=r"clean val labels.*val_label_file=.*val_labels='original'"):
+        make_dm(trees, mode="mcq")
+    with pytest.raises(ValueError, match="val_labels='real' needs val_label_file"):
+        make_dm(trees, val_labels="real")
+    dm = make_dm(trees, mode="mcq", mcq_num_options=3, mcq_num_questions=None, val_label_file=str(clean_file))
+    assert dm.eval_sets[0].name == "imagenet-val-clean" and dm.eval_sets[0].task == "mcq"
+    assert not dm.eval_sets[0].multi_label and dm.eval_sets[0].num_samples == 5  # image 6 has no valid label
+    questions = dm.eval_datasets[1].questions  # val-clean on R's classes
+    assert [(q.sample_id[-1], q.answer_class, q.answer_source) for q in questions] == [
+        ("1", 0, "official"),
+        ("2", 1, "official"),
+        ("3", 199, "official"),
+    ]
+    assert 5 not in questions[1].options  # the other clean label is never a distractor
+    assert make_dm(trees).eval_sets[0].name == "imagenet-val"  # classification: official labels by default

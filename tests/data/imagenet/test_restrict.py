@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -49,16 +51,52 @@ def test_restrict_to_objectnet_is_many_to_one(val):
 
 
 def test_restrict_multi_label_keeps_subset_labels(tmp_path):
-    root = fx.write_val_folders(tmp_path / "val", {1: 0, 2: 423, 3: 0})
-    real = fx.write_real_labels(tmp_path / "real.json", {1: [0, 1], 2: [423, 559, 601], 3: [0]})
+    root = fx.write_val_folders(tmp_path / "val", {1: 0, 2: 423, 3: 0, 4: 1})
+    real = fx.write_real_labels(tmp_path / "real.json", {1: [0, 1], 2: [423, 559, 601], 3: [0], 4: [1, 988]})
     val = read_imagenet_val(root, labels="real", label_file=real)
     r = restrict_to_classes(val, imagenet_r_classes())
-    assert [(s.sample_id[-1], s.labels, s.in1k_labels) for s in r] == [("1", (0,), (1,))]
-    on = restrict_to_classes(val, objectnet_classes())
-    assert [(s.sample_id[-1], s.labels, s.in1k_labels) for s in on] == [
-        ("2", (17, 77), (423, 559, 765, 601, 655, 689))
+    # image 1 (official tench, not an R class) is not a member although its ReaL set holds goldfish (R 0)
+    assert [(s.sample_id[-1], s.labels, s.in1k_labels, s.official) for s in r] == [
+        ("4", (0, 199), (1, 988), 0)
     ]
-    assert on.name == "imagenet-val-real-on-objectnet-classes" and on.multi_label
+    on = restrict_to_classes(val, objectnet_classes())
+    assert [(s.sample_id[-1], s.labels, s.in1k_labels, s.official) for s in on] == [
+        ("2", (17, 77), (423, 559, 765, 601, 655, 689), 17)
+    ]
+    assert on.name == "imagenet-val-real-on-objectnet-classes" and on.multi_label and on.excluded == 0
+
+
+def test_restrict_follows_the_official_label_and_counts_exclusions(tmp_path):
+    # DESIGN: membership of "val on X's classes" follows the official label; with clean labels a member needs
+    # a valid clean set and is scored on that set restricted to X; a clean set with no class of X is
+    # excluded and counted.
+    goldfish, great_white, tench, acorn = 1, 2, 0, 988  # 1, 2, 988 are ImageNet-R classes 0, 1, 199; 0 is not
+    root = fx.write_val_folders(
+        tmp_path / "val", {1: tench, 2: goldfish, 3: goldfish, 4: great_white, 5: acorn}
+    )
+    clean = fx.write_clean_labels(tmp_path / "clean.csv", [
+        (1, tench, [goldfish], "+"),  # official outside R, clean inside: not a member
+        (2, goldfish, [goldfish, tench], "+"),  # member, scored on {goldfish}
+        (3, goldfish, [tench], "+"),  # member by its official label, but no clean class in R: excluded
+        (4, great_white, [acorn, great_white], "+"),  # member, two correct R classes
+        (5, acorn, [], "*"),  # no valid clean label: not in val at all (val.excluded)
+    ])  # fmt: skip
+    val = read_imagenet_val(root, labels="clean", label_file=clean)
+    assert val.excluded == 1
+    got = restrict_to_classes(val, imagenet_r_classes())
+    assert [(s.sample_id[-1], s.labels, s.official) for s in got] == [("2", (0,), 0), ("4", (199, 1), 1)]
+    assert got.excluded == 1  # image 3
+    original = restrict_to_classes(read_imagenet_val(root), imagenet_r_classes())
+    assert [(s.sample_id[-1], s.labels) for s in original] == [
+        ("2", (0,)),
+        ("3", (0,)),
+        ("4", (1,)),
+        ("5", (199,)),
+    ]
+    assert original.excluded == 0 and {s.official for s in original} == {None}
+    unofficial = dataclasses.replace(val, samples=tuple(dataclasses.replace(s, official=None) for s in val))
+    with pytest.raises(ValueError, match="has no official label"):
+        restrict_to_classes(unofficial, imagenet_r_classes())
 
 
 def test_pairing_names_and_full_class_shifts(tmp_path, val):

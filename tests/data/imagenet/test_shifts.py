@@ -103,7 +103,8 @@ def test_objectnet_many_to_one_drop_and_border_crop(tmp_path):
         ("alarm_clock", 0, (409, 530)), ("chair", 17, (423, 559, 765)), ("chair", 17, (423, 559, 765)),
         ("skirt", 77, (601, 655, 689)),
     ]  # fmt: skip
-    assert got.excluded == 200 and got.border_crop == 2  # squeegee is one of the 200 dropped folders
+    # squeegee is one of the 200 dropped folders: its 3 images are excluded (images, not folders, count)
+    assert got.excluded == 3 and got.border_crop == 2
     assert got.classes.names[17] == "chair" and got.id_set == "imagenet-val-on-objectnet-classes"
     assert got.samples[1].path.endswith(".png")
     raw = load_image(got.samples[1].path)

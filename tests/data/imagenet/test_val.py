@@ -88,6 +88,8 @@ def test_clean_labels_multi_label_and_exclusion(tmp_path):
     assert [(s.sample_id[-1], s.labels) for s in got] == [("1", (65,)), ("2", (970, 795)), ("3", (231,))]
     assert got.samples[1].in1k_labels == (970, 795) and got.samples[1].label == 970
     assert got.excluded == 2  # image 4 not listed, image 5 without a valid label
+    assert [s.official for s in got] == [65, 970, 230]  # the official label, kept beside the clean set
+    assert got.samples[2].official_label == 230 and got.samples[2].label == 231
 
 
 def test_clean_labels_disagreeing_original_is_an_error(tmp_path):
@@ -107,6 +109,9 @@ def test_real_labels(tmp_path):
     assert got.name == "imagenet-val-real"
     assert [(s.sample_id[-1], s.labels) for s in got] == [("2", (970, 795)), ("3", (230, 231)), ("4", (809,))]
     assert got.excluded == 1  # image 1 has an empty ReaL entry
+    assert [s.official for s in got] == [970, 230, 809]
+    original = read_imagenet_val(root)
+    assert {s.official for s in original} == {None} and original.samples[1].official_label == 970
 
 
 def test_real_labels_short_file_and_bad_entry(tmp_path):

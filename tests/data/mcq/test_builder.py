@@ -66,7 +66,7 @@ def test_question_fields_and_option_shuffle(val):
         assert len(q.options) == 5 and len(set(q.options)) == 5
         assert q.answer_class == q.labels[0]
         assert q.option_names == tuple(names[c] for c in q.options)
-        assert q.strategy == "hierarchy" and q.seed == 3 and q.format_version == "vlmrobust-mcq/1"
+        assert q.strategy == "hierarchy" and q.seed == 3 and q.format_version == "vlmrobust-mcq/2"
         counts[q.answer] += 1
     assert counts.sum() == 2000 and all(330 < c < 470 for c in counts)  # 400 expected per position
     assert bench.stats["answer_position_counts"] == counts.tolist()
@@ -129,3 +129,26 @@ def test_hierarchy_distractors_are_the_nearest_up_to_ties(val):
         others = np.setdiff1d(np.arange(1000), [*q.options, *q.labels])
         # brute force: no allowed class outside the options is strictly nearer than a chosen distractor
         assert max(dist[a, chosen]) <= dist[a, others].min()
+
+
+def test_multi_label_answer_is_the_official_label_when_in_the_clean_set():
+    # DESIGN: the correct option of a multi-label image is its official label when that is in the clean set,
+    # else the first proposed label; the question records which
+    samples = (
+        Sample("a", "/a.jpg", (5, 7), (5, 7), official=7),  # official 7 proposed second: still the answer
+        Sample("b", "/b.jpg", (9, 3), (9, 3), official=4),  # official 4 not in the clean set: first proposed
+        Sample("c", "/c.jpg", (2,), (2,), official=2),
+    )
+    image_set = ImageSet("imagenet-val-clean", "/", samples, imagenet_1k_classes(), multi_label=True)
+    bench = build_mcq(image_set, "random", num_questions=None, seed=0)
+    got = [(q.sample_id, q.answer_class, q.labels, q.answer_source) for q in bench.questions]
+    assert got == [
+        ("a", 7, (7, 5), "official"), ("b", 9, (9, 3), "first_proposed"), ("c", 2, (2,), "official"),
+    ]  # fmt: skip
+    for q in bench.questions:
+        assert not set(q.labels) & {
+            c for j, c in enumerate(q.options) if j != q.answer
+        }  # no correct distractor
+    assert bench.stats["first_proposed_answers"] == 1
+    single = build_mcq(make_set([(4,), (8,)]), "random", num_questions=None, seed=0)
+    assert {q.answer_source for q in single.questions} == {"official"}

@@ -33,7 +33,7 @@ def test_round_trip(bench, tmp_path, fmt):
     assert path.name == f"imagenet-val-clean.hierarchy.k5.seed2.{fmt}"
     assert read_benchmark(path) == list(bench.questions)
     stats = json.loads(stats_path.read_text())
-    assert stats["format_version"] == "vlmrobust-mcq/1" and stats["num_questions"] == 30
+    assert stats["format_version"] == "vlmrobust-mcq/2" and stats["num_questions"] == 30
     assert stats["mean_tree_distance"] < stats["random_tree_distance"]
     assert not list(tmp_path.glob(".*.tmp"))  # temporary files renamed away
 
@@ -73,3 +73,14 @@ def test_parquet_without_pyarrow_names_the_parquet_extra(tmp_path, monkeypatch):
         MissingDependencyError, match=r"pyarrow is needed .*pip install 'vlmrobust-data\[parquet\]'"
     ):
         read_benchmark(tmp_path / "q.parquet")
+
+
+def test_answer_source_is_stored_and_version_1_refused(bench, tmp_path):
+    path = write_benchmark(bench.questions[:2], tmp_path / "b.jsonl")
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["answer_source"] for r in rows] == ["official", "official"]
+    assert [q.answer_source for q in read_benchmark(path)] == ["official", "official"]
+    old = {k: v for k, v in rows[0].items() if k != "answer_source"} | {"format_version": "vlmrobust-mcq/1"}
+    path.write_text(json.dumps(old) + "\n")
+    with pytest.raises(BenchmarkFormatError, match=r"b\.jsonl:1: format_version 'vlmrobust-mcq/1'.*mcq/2"):
+        read_benchmark(path)

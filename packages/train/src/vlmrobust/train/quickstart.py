@@ -52,7 +52,7 @@ def train_one(cfg: QuickstartConfig, train_size: int, seed: int) -> None:
     """Train and evaluate one tiny CLIP run with Lightning, logging to W&B and the results store."""
     import lightning.pytorch as pl
 
-    from vlmrobust.data.world.datamodule import WorldDataModule
+    from vlmrobust.data.datamodules import WorldDataModule
     from vlmrobust.eval.robustness_callback import RobustnessCallback
     from vlmrobust.eval.tracking import AutoWandbLogger
     from vlmrobust.train.clip_finetune import CLIPFineTune

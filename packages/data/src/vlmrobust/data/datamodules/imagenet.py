@@ -4,11 +4,13 @@
 then for every configured shift its paired ID set (val restricted to the shift's classes, for the
 200-class ImageNet-R/-A and 113-class ObjectNet; shared when two shifts have the same classes) followed
 by the shift itself, whose ``id_set`` names that ID set (val itself for 1000-class shifts). In ``mcq``
-mode every set is asked as K-way multiple-choice questions (built by seed, or read from ``mcq_dir``).
+mode every set is asked as K-way multiple-choice questions (built by seed, or read from ``mcq_dir``), and
+ImageNet val uses the clean labels of Kisel et al. by default, as ``vlmrobust build-mcq`` does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -25,23 +27,15 @@ from vlmrobust.data.imagenet import metadata
 from vlmrobust.data.imagenet.dataset import ImageNetEvalDataset, eval_set_info
 from vlmrobust.data.imagenet.restrict import pair_with_val
 from vlmrobust.data.imagenet.samples import ImageSet, OnError
-from vlmrobust.data.imagenet.shifts import (
-    read_imagenet_a,
-    read_imagenet_r,
-    read_imagenet_sketch,
-    read_imagenet_v2,
-    read_objectnet,
-)
 from vlmrobust.data.imagenet.val import LabelSource, read_imagenet_val
+from vlmrobust.data.mcq.builder import build_mcq
+from vlmrobust.data.mcq.dataset import MCQDataset
+from vlmrobust.data.mcq.io import benchmark_stem, read_benchmark
+from vlmrobust.data.registry import get_reader, list_evalsets
 
 ImageTransform = Callable[[Image.Image], torch.Tensor]
-SHIFT_READERS: dict[str, Callable[..., ImageSet]] = {
-    "imagenet-v2": read_imagenet_v2,
-    "imagenet-sketch": read_imagenet_sketch,
-    "imagenet-r": read_imagenet_r,
-    "imagenet-a": read_imagenet_a,
-    "objectnet": read_objectnet,
-}
+#: The ImageNet shifts this module reads (from ``vlmrobust.data.registry``), in table order.
+SHIFTS: tuple[str, ...] = tuple(e.name for e in list_evalsets("imagenet") if e.id_set is not None)
 
 
 class ResizeCenterCrop:
@@ -69,9 +63,10 @@ class ImageNetDataModule(LightningDataModule):
 
     Args:
         val_root: ImageNet val (wnid folders, flat + devkit, or the Kaggle folder).
-        shifts: shift name -> folder; names from ``SHIFT_READERS`` (loader order follows this mapping).
-        val_labels: val label source: ``original``, ``clean`` (Kisel et al.) or ``real``.
-        val_label_file: ``clean_validation.csv`` / ``real.json`` when ``val_labels`` is not original.
+        shifts: shift name -> folder; names from ``SHIFTS`` (loader order follows this mapping).
+        val_labels: val label source: ``original``, ``clean`` (Kisel et al.) or ``real``; ``None``: clean in
+            ``mcq`` mode (as ``vlmrobust build-mcq``), original in ``classification`` mode.
+        val_label_file: ``clean_validation.csv`` / ``real.json`` when the val labels are not original.
         paired_id: also serve val restricted to each subset shift's classes (the shift's ID set).
         mode: ``classification`` (class label per image) or ``mcq`` (K-way questions).
         mcq_strategy: distractor strategy in ``mcq`` mode (``visual`` needs ``mcq_dir``).
@@ -84,6 +79,11 @@ class ImageNetDataModule(LightningDataModule):
         eval_batch_size: batch size of the eval loaders.
         num_workers: DataLoader worker processes (persistent when > 0).
         on_error: bad input in a dataset folder: ``raise`` or ``skip`` (counted and logged).
+
+    Attributes:
+        eval_datasets: the datasets behind ``val_dataloader()``, in the order of :attr:`eval_sets` (after
+            ``setup``); an evaluation runner iterates them directly.
+        image_sets: the indexed sets behind them, in the same order.
     """
 
     def __init__(
@@ -91,7 +91,7 @@ class ImageNetDataModule(LightningDataModule):
         val_root: str,  # ImageNet val folder (any of the three official layouts)
         shifts: Mapping[str, str]
         | None = None,  # shift name -> folder, e.g. {"imagenet-r": "/data/imagenet-r"}
-        val_labels: LabelSource = "original",  # val label source: original, clean (Kisel et al.) or real
+        val_labels: LabelSource | None = None,  # original, clean (Kisel et al.) or real; None: clean for mcq
         val_label_file: str | None = None,  # clean_validation.csv / real.json for clean / real labels
         paired_id: bool = True,  # serve val restricted to each subset shift's classes before the shift
         mode: Literal["classification", "mcq"] = "classification",  # plain labels or K-way questions
@@ -109,12 +109,21 @@ class ImageNetDataModule(LightningDataModule):
         super().__init__()
         shifts = dict(shifts or {})
         for name in shifts:
-            if name not in SHIFT_READERS:
-                raise ValueError(
-                    f"unknown ImageNet shift {name!r}. {did_you_mean(name, SHIFT_READERS, 'shifts')}"
-                )
+            if name not in SHIFTS:
+                raise ValueError(f"unknown ImageNet shift {name!r}. {did_you_mean(name, SHIFTS, 'shifts')}")
         if mode not in ("classification", "mcq"):
             raise ValueError(f"unknown mode {mode!r}; valid: 'classification', 'mcq'")
+        if val_labels is None:
+            val_labels = "clean" if mode == "mcq" else "original"
+            if val_label_file is None and val_labels == "clean":
+                raise ValueError(
+                    "mcq mode uses the clean val labels of Kisel et al. by default (as `vlmrobust build-mcq`): "
+                    "pass val_label_file= (clean_validation.csv), or val_labels='original' for the official labels"
+                )
+        if val_labels != "original" and val_label_file is None:
+            raise ValueError(
+                f"val_labels={val_labels!r} needs val_label_file= (clean_validation.csv or real.json)"
+            )
         if mode == "mcq" and mcq_strategy == "visual" and mcq_dir is None:
             raise ValueError(
                 "mcq_strategy 'visual' needs mcq_dir= with benchmarks built by `vlmrobust build-mcq`"
@@ -132,6 +141,8 @@ class ImageNetDataModule(LightningDataModule):
         self.train_transform: ImageTransform | None = None
         self.eval_transform: ImageTransform = ResizeCenterCrop(image_size)
         self.image_sets: list[ImageSet] = []
+        #: The datasets behind ``val_dataloader()``, in the order of :attr:`eval_sets` (filled by ``setup``):
+        #: ``ImageNetEvalDataset`` s, or ``MCQDataset`` s over them in ``mcq`` mode.
         self.eval_datasets: list[Dataset] = []
 
     def _read_sets(self) -> list[ImageSet]:
@@ -140,18 +151,14 @@ class ImageNetDataModule(LightningDataModule):
         )
         sets, names = [val], {val.name}
         for name, root in self.shifts.items():
-            id_set, shift = pair_with_val(val, SHIFT_READERS[name](root, on_error=self.on_error))
+            id_set, shift = pair_with_val(val, get_reader(name)(root, on_error=self.on_error))
             if self.paired_id and id_set.name not in names:
                 sets.append(id_set)
                 names.add(id_set.name)
             sets.append(shift)
         return sets
 
-    def _mcq(self, base: ImageNetEvalDataset) -> Dataset:
-        from vlmrobust.data.mcq.builder import build_mcq
-        from vlmrobust.data.mcq.dataset import MCQDataset
-        from vlmrobust.data.mcq.io import benchmark_stem, read_benchmark
-
+    def _mcq(self, base: ImageNetEvalDataset) -> MCQDataset:
         image_set = base.image_set
         if self.mcq_dir is None:
             bench = build_mcq(
@@ -177,12 +184,23 @@ class ImageNetDataModule(LightningDataModule):
 
     @property
     def eval_sets(self) -> list[EvalSetInfo]:
-        """Metadata of the eval sets, in the order of ``val_dataloader()`` (available after ``setup``)."""
+        """Metadata of the eval sets, in the order of ``val_dataloader()`` (sets itself up on first use).
+
+        In ``mcq`` mode every set is ``task="mcq"`` with ``num_options=K``, one correct option and no
+        classifier head columns; ``num_samples`` counts questions.
+        """
         self.setup()
         infos = []
         for image_set, ds in zip(self.image_sets, self.eval_datasets, strict=True):
-            info = eval_set_info(image_set)
-            infos.append(EvalSetInfo(info.name, info.class_names, self.templates, info.id_set, len(ds)))
+            info = dataclasses.replace(
+                eval_set_info(image_set), templates=self.templates, num_samples=len(ds)
+            )
+            if self.mode == "mcq":
+                info = dataclasses.replace(
+                    info, task="mcq", num_options=self.mcq_num_options, multi_label=False,
+                    head_names=None, head_to_class=None,
+                )  # fmt: skip
+            infos.append(info)
         return infos
 
     def set_image_transforms(self, train: ImageTransform, eval: ImageTransform) -> None:
@@ -208,4 +226,4 @@ class ImageNetDataModule(LightningDataModule):
         return self.val_dataloader()
 
 
-__all__ = ["SHIFT_READERS", "ImageNetDataModule", "ResizeCenterCrop"]
+__all__ = ["SHIFTS", "ImageNetDataModule", "ResizeCenterCrop"]

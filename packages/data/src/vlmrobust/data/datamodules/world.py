@@ -1,9 +1,13 @@
-"""LightningDataModule of the procedural world: ID captions for training, ID + shifts for robustness evals."""
+"""LightningDataModule of the procedural world: ID captions for training, ID + shifts for robustness evals.
+
+In ``mcq`` mode every eval set is asked as K-way multiple-choice questions over its images (built with
+``vlmrobust.data.mcq.world.build_world_mcq``, shape-family ``hierarchy`` or ``random`` distractors).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -11,8 +15,16 @@ from torch.utils.data import DataLoader, Dataset
 
 from vlmrobust.core.suggest import did_you_mean
 from vlmrobust.data.evalsets import EvalSetInfo
+from vlmrobust.data.mcq.dataset import MCQDataset
+from vlmrobust.data.mcq.world import build_world_mcq
 from vlmrobust.data.world.classes import CLASS_NAMES
-from vlmrobust.data.world.datasets import CaptionDataset, ImageTransform, LabelledDataset, collate_captions
+from vlmrobust.data.world.datasets import (
+    CaptionDataset,
+    ImageTransform,
+    LabelledDataset,
+    collate_captions,
+    to_tensor,
+)
 from vlmrobust.data.world.domains import SHIFTS
 from vlmrobust.data.world.generator import ProceduralWorld
 
@@ -21,8 +33,9 @@ class WorldDataModule(LightningDataModule):
     """Procedural-world data: captioned ID images for training; labelled ID and shifted images for evaluation.
 
     ``val_dataloader()`` and ``test_dataloader()`` both return ``[id, *shifts]`` loaders over the eval split,
-    in the order of :attr:`eval_sets`. Images are PIL until the image transform, which a LightningModule
-    replaces with its model's preprocessing via :meth:`set_image_transforms` (effective even after setup).
+    in the order of :attr:`eval_sets`. Images are float tensors (:func:`to_tensor`) until a LightningModule
+    replaces the transforms with its model's preprocessing via :meth:`set_image_transforms` (effective even
+    after setup); a dataset whose ``transform`` is set to ``None`` yields PIL images (for VLMs).
 
     Args:
         seed: world seed; every image and caption is a pure function of (seed, domain, split, index).
@@ -35,6 +48,14 @@ class WorldDataModule(LightningDataModule):
         num_workers: DataLoader worker processes (persistent when > 0).
         templates: zero-shot prompt templates, ``"{}"`` standing for the class name.
         cache_images: keep generated images in memory (about 3 KB each at 32 px) across epochs.
+        mode: ``classification`` (class label per image) or ``mcq`` (K-way questions per eval set).
+        mcq_strategy: distractors in ``mcq`` mode: ``hierarchy`` (same shape family first) or ``random``.
+        mcq_num_options: K, options per question in ``mcq`` mode.
+        mcq_seed: seed of the distractors and option order in ``mcq`` mode (every image is asked).
+
+    Attributes:
+        eval_datasets: the datasets behind ``val_dataloader()``, in the order of :attr:`eval_sets` (after
+            ``setup``): ``LabelledDataset`` s, or ``MCQDataset`` s over them in ``mcq`` mode.
     """
 
     def __init__(
@@ -49,6 +70,10 @@ class WorldDataModule(LightningDataModule):
         num_workers: int = 0,  # DataLoader worker processes (persistent when > 0)
         templates: Sequence[str] = ("a photo of a {}.",),  # zero-shot prompt templates, "{}" = class name
         cache_images: bool = True,  # keep generated images in memory (~3 KB each at 32 px) across epochs
+        mode: Literal["classification", "mcq"] = "classification",  # plain labels or K-way questions
+        mcq_strategy: Literal["random", "hierarchy"] = "hierarchy",  # distractors in mcq mode
+        mcq_num_options: int = 5,  # K, options per question in mcq mode
+        mcq_seed: int = 0,  # seed of distractors and option order in mcq mode
     ) -> None:
         super().__init__()
         for name in shifts:
@@ -62,16 +87,25 @@ class WorldDataModule(LightningDataModule):
         for key, value in (("train_size", train_size), ("eval_size", eval_size), ("batch_size", batch_size)):
             if value < 1:
                 raise ValueError(f"{key} must be >= 1, got {value}")
+        if mode not in ("classification", "mcq"):
+            raise ValueError(f"unknown mode {mode!r}; valid: 'classification', 'mcq'")
+        if mcq_strategy not in ("random", "hierarchy"):
+            raise ValueError(f"unknown world mcq_strategy {mcq_strategy!r}; valid: 'hierarchy', 'random'")
+        if not 2 <= mcq_num_options <= len(CLASS_NAMES):
+            raise ValueError(f"mcq_num_options must be in 2..{len(CLASS_NAMES)}, got {mcq_num_options}")
         self.save_hyperparameters()
         self.seed, self.train_size, self.eval_size = seed, train_size, eval_size
         self.shifts, self.templates = list(shifts), list(templates)
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
         self.cache_images = cache_images
+        self.mode, self.mcq_strategy, self.mcq_num_options, self.mcq_seed = (
+            mode, mcq_strategy, mcq_num_options, mcq_seed
+        )  # fmt: skip
         self.world = ProceduralWorld(seed, image_size)
-        self.train_transform: ImageTransform | None = None
-        self.eval_transform: ImageTransform | None = None
+        self.train_transform: ImageTransform | None = to_tensor
+        self.eval_transform: ImageTransform | None = to_tensor
         self.train_set: CaptionDataset | None = None
-        self.eval_datasets: list[LabelledDataset] = []
+        self.eval_datasets: list[LabelledDataset | MCQDataset] = []
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -85,7 +119,9 @@ class WorldDataModule(LightningDataModule):
 
     @property
     def eval_sets(self) -> list[EvalSetInfo]:
-        """Metadata of the eval sets, in the order of ``val_dataloader()``."""
+        """Metadata of the eval sets, in the order of ``val_dataloader()`` (``task="mcq"`` in ``mcq`` mode,
+        where every image is asked once, so ``num_samples`` is ``eval_size`` either way)."""
+        mcq = self.mode == "mcq"
         return [
             EvalSetInfo(
                 name=f"world/{d}",
@@ -93,6 +129,8 @@ class WorldDataModule(LightningDataModule):
                 templates=tuple(self.templates),
                 id_set=None if d == "id" else "world/id",
                 num_samples=self.eval_size,
+                task=self.mode,
+                num_options=self.mcq_num_options if mcq else None,
             )
             for d in self.eval_domains
         ]
@@ -104,10 +142,19 @@ class WorldDataModule(LightningDataModule):
             self.train_set = CaptionDataset(
                 self.world, "id", "train", self.train_size, self.train_transform, cache
             )
-            self.eval_datasets = [
+            labelled = [
                 LabelledDataset(self.world, d, "eval", self.eval_size, self.eval_transform, cache)
                 for d in self.eval_domains
             ]
+            self.eval_datasets = (
+                labelled if self.mode == "classification" else [self._mcq(ds) for ds in labelled]
+            )
+
+    def _mcq(self, dataset: LabelledDataset) -> MCQDataset:
+        bench = build_world_mcq(
+            dataset, self.mcq_strategy, num_options=self.mcq_num_options, seed=self.mcq_seed
+        )
+        return MCQDataset(dataset, bench.questions)
 
     def set_image_transforms(self, train: ImageTransform, eval: ImageTransform) -> None:
         """Use ``train`` for training images and ``eval`` for eval images (also on already built datasets)."""

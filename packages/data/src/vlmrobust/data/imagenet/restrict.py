@@ -2,7 +2,9 @@
 
 DESIGN.md: for ImageNet-R and -A the ID counterpart is val restricted to their 200 classes with the logits
 restricted to those classes; for ObjectNet, val restricted to the images of the 113 classes with
-predictions collapsed by max over the IN-1k ids mapped to each ObjectNet class.
+predictions collapsed by max over the IN-1k ids mapped to each ObjectNet class. Membership of an image
+follows its official label; with clean labels a prediction is correct if it is in the image's clean set
+restricted to the shift's classes, and an image whose clean set has none of them is excluded and counted.
 """
 
 from __future__ import annotations
@@ -24,33 +26,55 @@ def paired_id_name(val_name: str, classes: ClassSubset) -> str:
 
 
 def restrict_to_classes(val: ImageSet, classes: ClassSubset, *, name: str | None = None) -> ImageSet:
-    """Keep the val images with a label among ``classes`` and relabel them into that subset.
+    """Keep the val images whose official label is among ``classes`` and relabel them into that subset.
 
-    A multi-label image keeps the subset classes of its labels and is dropped if none is in the subset.
-    ``in1k_labels`` becomes the union of the IN-1k groups of the new labels (for ObjectNet: every IN-1k
-    id of the class, as for ObjectNet's own images).
+    Membership follows the official label (as imagenet-testbed), never the clean / ReaL labels. For a
+    multi-label set (whose images all have a valid label set already) ``labels`` become the image's correct
+    classes that are in the subset (a prediction is correct iff it is one of them); an image whose label set
+    has no class of the subset is excluded and counted in ``excluded`` (images without any valid label are
+    not in ``val`` at all: ``val.excluded`` counts them). ``official`` becomes the subset class of the
+    official label. ``in1k_labels`` is the union of the IN-1k groups of the new labels (for ObjectNet:
+    every IN-1k id of the class, as for ObjectNet's own images).
 
     Args:
         val: a 1000-class ImageNet val set (any layout and label source).
         classes: the shift's class subset.
         name: name of the result; default ``paired_id_name(val.name, classes)``.
+
+    Raises:
+        ValueError: ``val`` is not a 1000-class set, or a multi-label sample does not record its official
+            label (``Sample.official``), so its membership cannot be decided.
     """
     if not val.classes.is_full:
         raise ValueError(f"{val.name}: restrict a 1000-class val set, not one on {val.classes.name!r}")
     to_class = classes.in1k_to_class
     groups = classes.in1k_groups
-    samples = []
+    samples, excluded = [], 0
     for s in val.samples:
-        ks = tuple(dict.fromkeys(to_class[i] for i in s.in1k_labels if i in to_class))
-        if ks:
-            in1k = groups[ks[0]] if len(ks) == 1 else tuple(i for k in ks for i in groups[k])
-            samples.append(Sample(s.sample_id, s.path, ks, in1k))
+        if val.multi_label and s.official is None:
+            raise ValueError(
+                f"{val.name}: sample {s.sample_id!r} has no official label; membership of a shift's classes "
+                "follows it (read val with read_imagenet_val)"
+            )
+        official = to_class.get(s.official_label)
+        if official is None:
+            continue  # not an image of the shift's classes
+        if not val.multi_label:
+            samples.append(Sample(s.sample_id, s.path, (official,), groups[official]))
+            continue
+        ks = tuple(dict.fromkeys(to_class[i] for i in s.labels if i in to_class))
+        if not ks:
+            excluded += 1  # its valid labels are all outside the shift's classes
+            continue
+        in1k = groups[ks[0]] if len(ks) == 1 else tuple(i for k in ks for i in groups[k])
+        samples.append(Sample(s.sample_id, s.path, ks, in1k, official=official))
     return dataclasses.replace(
         val,
         name=name or paired_id_name(val.name, classes),
         samples=tuple(samples),
         classes=classes,
         id_set=None,
+        excluded=excluded,
     )
 
 

@@ -32,17 +32,26 @@ class Sample:
             classes for a multi-label one (clean / ReaL labels).
         in1k_labels: the IN-1k indices a 1000-way prediction may take to count as correct (the union of the
             IN-1k groups of ``labels``; for ObjectNet every IN-1k id mapped to the class).
+        official: class index of the dataset's own (official) label when ``labels`` come from another
+            source (clean / ReaL val labels; it need not be among ``labels``); ``None`` when ``labels`` are the
+            official single label.
     """
 
     sample_id: str
     path: str
     labels: tuple[int, ...]
     in1k_labels: tuple[int, ...]
+    official: int | None = None
 
     @property
     def label(self) -> int:
         """The first (for single-label sets: the only) class index."""
         return self.labels[0]
+
+    @property
+    def official_label(self) -> int:
+        """Class index of the official label: ``official`` where set, else ``label``."""
+        return self.label if self.official is None else self.official
 
 
 @dataclass(frozen=True)
@@ -124,7 +133,8 @@ class ImageSet:
         multi_label: whether samples may carry several correct labels.
         border_crop: pixels cropped from every side when an image is loaded (2 for ObjectNet).
         skipped: bad inputs skipped under ``on_error="skip"``.
-        excluded: images left out by design (no valid clean/ReaL label, ObjectNet folders outside the 113).
+        excluded: images left out by design: val images without a valid clean/ReaL label, ObjectNet images
+            outside the 113 classes, val images on a shift's classes whose clean set has none of them.
     """
 
     name: str

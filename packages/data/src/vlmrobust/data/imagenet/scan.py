@@ -66,8 +66,8 @@ def scan_class_folders(
             the check to the caller.
 
     Returns:
-        ``(class index, folder path, sorted file names)`` sorted by class, and the number of ``dropped``
-        folders seen.
+        ``(class index, folder path, sorted file names)`` sorted by class, and the number of files (that
+        ``accept`` takes) in the ``dropped`` folders: the images left out.
     """
     dirs, _ = scan_dir(str(root))
     found: list[tuple[int, str]] = []
@@ -77,7 +77,8 @@ def scan_class_folders(
         if k is not None:
             found.append((k, name))
         elif name in dropped:
-            n_dropped += 1
+            _, files = scan_dir(os.path.join(root, name))
+            n_dropped += len(files) if accept is None else sum(map(accept, files))
         else:
             problems(
                 root / name, f"unknown folder {name!r}: not a {what}.{close_matches(name, folder_class)}"

@@ -120,7 +120,7 @@ def read_objectnet(root: str | os.PathLike[str], *, on_error: OnError = "raise")
 
     The label is the rank of the folder among the 113 sorted folder names; ``in1k_labels`` lists every
     IN-1k id mapped to it (a 1000-way prediction is correct if it is any of them). Images of the other
-    200 folders are left out (``excluded`` counts those folders). Images are cropped by 2 px on every
+    200 folders are left out (``excluded`` counts those images). Images are cropped by 2 px on every
     side when loaded.
 
     Args:

@@ -289,14 +289,14 @@ def _apply_labels(
                     f"{k} of {path}; the val labels or the clean-label file are wrong",
                 )
             else:
-                samples.append(Sample(image_id, path, row.proposed, row.proposed))
+                samples.append(Sample(image_id, path, row.proposed, row.proposed, official=k))
         return samples, excluded
     real = read_real_labels(label_file, problems)
-    for number, image_id, path, _ in entries:
+    for number, image_id, path, k in entries:
         if number > len(real):
             problems(label_file, f"has {len(real)} entries, none for {path}")
         elif (labels := real[number - 1]) == ():
             excluded += 1
         elif labels is not None:  # a malformed entry was reported already
-            samples.append(Sample(image_id, path, labels, labels))
+            samples.append(Sample(image_id, path, labels, labels, official=k))
     return samples, excluded

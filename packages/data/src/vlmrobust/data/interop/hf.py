@@ -1,7 +1,8 @@
 """Hugging Face ``datasets`` conversion of eval sets and MCQ benchmarks (both directions).
 
 Eval sets become one row per image with an ``image`` column of type ``datasets.Image`` (stored as the
-file path, decoded lazily) plus ``sample_id``, ``label``, ``labels``, ``in1k_labels``; the class names
+file path, decoded lazily) plus ``sample_id``, ``label``, ``labels``, ``in1k_labels``, ``official`` (null when ``labels`` are the
+official label); the class names
 and set name go to ``Dataset.info.description`` as JSON. MCQ benchmarks become one row per question
 with the benchmark file's columns.
 """
@@ -28,6 +29,7 @@ def image_set_to_hf(image_set: ImageSet) -> datasets.Dataset:
             "label": datasets.Value("int64"),
             "labels": datasets.Sequence(datasets.Value("int64")),
             "in1k_labels": datasets.Sequence(datasets.Value("int64")),
+            "official": datasets.Value("int64"),
         }
     )
     data = {
@@ -36,6 +38,7 @@ def image_set_to_hf(image_set: ImageSet) -> datasets.Dataset:
         "label": [s.label for s in image_set],
         "labels": [list(s.labels) for s in image_set],
         "in1k_labels": [list(s.in1k_labels) for s in image_set],
+        "official": [s.official for s in image_set],
     }
     meta = {
         "eval_set": image_set.name, "subset": image_set.classes.name, "class_names": list(image_set.classes.names),
@@ -64,7 +67,13 @@ def image_set_from_hf(dataset: datasets.Dataset) -> ImageSet:
                 f"row {i} ({row['sample_id']}): image has no path (embedded bytes cannot be indexed)"
             )
         samples.append(
-            Sample(row["sample_id"], row["image"]["path"], tuple(row["labels"]), tuple(row["in1k_labels"]))
+            Sample(
+                row["sample_id"],
+                row["image"]["path"],
+                tuple(row["labels"]),
+                tuple(row["in1k_labels"]),
+                official=row.get("official"),
+            )
         )
     return ImageSet(
         name=meta["eval_set"],

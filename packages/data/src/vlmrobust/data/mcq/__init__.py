@@ -6,11 +6,14 @@ store them as versioned JSONL or Parquet; ``sample_size`` holds the accuracy-vs-
 """
 
 from vlmrobust.data.mcq.builder import (
+    ANSWER_SOURCES,
     FORMAT_VERSION,
     STRATEGIES,
+    AnswerSource,
     MCQBenchmark,
     Question,
     Strategy,
+    answer_first,
     build_mcq,
     build_mcq_from_samples,
     build_options,
@@ -35,8 +38,10 @@ from vlmrobust.data.mcq.io import (
 from vlmrobust.data.mcq.sample_size import accuracy_vs_sample_size, sample_size_table
 
 __all__ = [
+    "ANSWER_SOURCES",
     "FORMAT_VERSION",
     "STRATEGIES",
+    "AnswerSource",
     "BenchmarkFormatError",
     "MCQBenchmark",
     "NearestClasses",
@@ -45,6 +50,7 @@ __all__ = [
     "UniformStream",
     "accuracy_vs_sample_size",
     "ancestor_distance_matrix",
+    "answer_first",
     "benchmark_stem",
     "build_mcq",
     "build_mcq_from_samples",

@@ -1,12 +1,14 @@
 """Build K-way multiple-choice questions from a labelled eval set.
 
-Each question has one correct class (the image's first label) and K-1 distractors drawn by strategy:
+Each question has one correct class and K-1 distractors drawn by strategy:
 
 * ``random``: uniform over the set's other classes;
 * ``hierarchy``: the classes nearest to the answer by WordNet tree distance (text obfuscation);
 * ``visual``: the classes whose image-feature centroids are nearest to the answer's (visual obfuscation).
 
-Distractors never include any correct label of a multi-label image. Which images are asked depends only
+The correct class is the image's official label; for a multi-label image (clean / ReaL val labels) it is
+the official label when that is in the image's label set, else the first proposed label, and every question
+records which (``answer_source``). Distractors never include any correct label of a multi-label image. Which images are asked depends only
 on the seed (not the strategy), so the three benchmarks of one seed ask about the same images.
 """
 
@@ -25,7 +27,12 @@ from vlmrobust.data.mcq.distractors import NearestClasses, UniformStream, random
 
 Strategy = Literal["random", "hierarchy", "visual"]
 STRATEGIES: tuple[str, ...] = ("random", "hierarchy", "visual")
-FORMAT_VERSION = "vlmrobust-mcq/1"
+#: Version 2 added ``answer_source``; version 1 files (answer = first label unconditionally) are refused.
+FORMAT_VERSION = "vlmrobust-mcq/2"
+#: How a question's correct class was chosen: the official label, or (a multi-label image whose label set
+#: lacks its official label) the first proposed label.
+AnswerSource = Literal["official", "first_proposed"]
+ANSWER_SOURCES: tuple[str, ...] = ("official", "first_proposed")
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,9 @@ class Question:
         options: class indices (into the eval set's classes) in the order shown.
         option_names: class names of ``options``.
         answer: position of the correct class in ``options``.
-        labels: every correct class of the image (several for multi-label images).
+        labels: every correct class of the image (several for multi-label images), the answer first.
+        answer_source: ``"official"`` (the answer is the image's official label) or ``"first_proposed"``
+            (a multi-label image whose label set lacks its official label: the first proposed label).
         strategy: distractor strategy.
         seed: seed the question was built with.
         format_version: benchmark file format version.
@@ -56,6 +65,7 @@ class Question:
     option_names: tuple[str, ...]
     answer: int
     labels: tuple[int, ...]
+    answer_source: str
     strategy: str
     seed: int
     format_version: str = FORMAT_VERSION
@@ -64,6 +74,18 @@ class Question:
     def answer_class(self) -> int:
         """Class index of the correct option."""
         return self.options[self.answer]
+
+
+def answer_first(labels: Sequence[int], official: int) -> tuple[tuple[int, ...], AnswerSource]:
+    """An image's correct classes with the MCQ answer first, and how the answer was chosen.
+
+    The answer is the official label when it is among ``labels`` (moved first, the others kept in order),
+    else the first proposed label (``labels`` unchanged).
+    """
+    labels = tuple(labels)
+    if official in labels:
+        return (official, *(c for c in labels if c != official)), "official"
+    return labels, "first_proposed"
 
 
 @dataclass(frozen=True)
@@ -187,6 +209,7 @@ def build_mcq_from_samples(
     num_questions: int | None = 5000,
     seed: int = 0,
     border_crop: int = 0,
+    answer_sources: Sequence[AnswerSource] | None = None,
 ) -> MCQBenchmark:
     """Build a K-way MCQ benchmark from ``(sample_id, image reference, labels)`` triples of any eval set.
 
@@ -201,7 +224,14 @@ def build_mcq_from_samples(
         num_questions: N questions (``None`` = every sample).
         seed: seeds the sample selection, distractors and option order.
         border_crop: pixels to crop per side when the images are loaded (recorded in every question).
+        answer_sources: how each sample's first label was chosen (recorded in its question); default
+            ``"official"`` for every sample (single-label sets).
     """
+    if answer_sources is not None and len(answer_sources) != len(samples):
+        raise ValueError(f"{len(answer_sources)} answer_sources for {len(samples)} samples")
+    bad = sorted(set(answer_sources or ()) - set(ANSWER_SOURCES))
+    if bad:
+        raise ValueError(f"unknown answer source {bad[0]!r}; valid: {', '.join(ANSWER_SOURCES)}")
     if strategy == "visual" and centroids_distance is None:
         raise ValueError("strategy 'visual' needs centroids_distance= (from centroids.centroid_distance)")
     labels = [ls for _, _, ls in samples]
@@ -224,6 +254,7 @@ def build_mcq_from_samples(
                 option_names=tuple(class_names[c] for c in opts),
                 answer=ans,
                 labels=tuple(ls),
+                answer_source="official" if answer_sources is None else answer_sources[i],
                 strategy=strategy,
                 seed=seed,
             )
@@ -238,6 +269,7 @@ def build_mcq_from_samples(
         "seed": seed,
         "num_classes": len(class_names),
         "num_samples": len(samples),
+        "first_proposed_answers": sum(q.answer_source == "first_proposed" for q in questions),
         **question_stats(labels, index, options, answer, distances),
     }
     return MCQBenchmark(eval_set, tuple(class_names), tuple(questions), stats)
@@ -268,10 +300,15 @@ def build_mcq(
     Returns:
         The questions and stats (mean tree / visual distance of distractors vs random).
     """
+    samples, sources = [], []
+    for s in image_set:
+        labels, source = answer_first(s.labels, s.official_label)
+        samples.append((s.sample_id, s.path, labels))
+        sources.append(source)
     return build_mcq_from_samples(
         image_set.name,
         image_set.classes.names,
-        [(s.sample_id, s.path, s.labels) for s in image_set],
+        samples,
         strategy,
         tree_distance=imagenet_tree_distance(image_set.classes) if tree_distance is None else tree_distance,
         centroids_distance=centroids_distance,
@@ -279,4 +316,5 @@ def build_mcq(
         num_questions=num_questions,
         seed=seed,
         border_crop=image_set.border_crop,
+        answer_sources=sources,
     )

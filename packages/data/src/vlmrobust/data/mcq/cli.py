@@ -16,35 +16,20 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from vlmrobust.core.errors import CLIError, cli_main
 from vlmrobust.core.suggest import did_you_mean
-from vlmrobust.data.imagenet import (
-    ImageSet,
-    id_counterpart,
-    read_imagenet_a,
-    read_imagenet_r,
-    read_imagenet_sketch,
-    read_imagenet_v2,
-    read_imagenet_val,
-    read_objectnet,
-)
+from vlmrobust.data.imagenet import ImageSet, id_counterpart, read_imagenet_val
 from vlmrobust.data.mcq.builder import STRATEGIES, build_mcq
 from vlmrobust.data.mcq.centroids import centroid_distance, class_centroids
 from vlmrobust.data.mcq.io import save_benchmark
+from vlmrobust.data.registry import get_reader, list_evalsets
 
-READERS: dict[str, Callable[..., ImageSet]] = {
-    "imagenet-v2": read_imagenet_v2,
-    "imagenet-sketch": read_imagenet_sketch,
-    "imagenet-r": read_imagenet_r,
-    "imagenet-a": read_imagenet_a,
-    "objectnet": read_objectnet,
-}
-SET_NAMES = ("imagenet-val", *READERS)
+#: The eval sets read from a folder (the ImageNet family of ``vlmrobust.data.registry``).
+SET_NAMES: tuple[str, ...] = tuple(e.name for e in list_evalsets("imagenet"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,7 +93,7 @@ def _read_sets(args: argparse.Namespace) -> list[ImageSet]:
         )  # fmt: skip
         sets.append(val)
     for name, root in roots.items():
-        shift = READERS[name](root, on_error=args.on_error)
+        shift = get_reader(name)(root, on_error=args.on_error)
         if val is not None and not args.no_paired_id and not shift.classes.is_full:
             sets.append(id_counterpart(val, shift))
         sets.append(shift)

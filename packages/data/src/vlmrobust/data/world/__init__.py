@@ -1,6 +1,6 @@
 """The procedural world: a download-free, seeded generator of shape images, captions and shifts.
 
-Lightning is only imported by :mod:`vlmrobust.data.world.datamodule` (``WorldDataModule``), not here.
+Lightning is only imported by :mod:`vlmrobust.data.datamodules.world` (``WorldDataModule``), not here.
 """
 
 from vlmrobust.data.world.classes import (

@@ -1,7 +1,8 @@
 """Torch datasets over the procedural world (captioned training data, labelled eval sets, scenes).
 
 Images go through ``dataset.transform`` (read at every access, so it can be swapped after the dataset was
-built, e.g. for a model's preprocessing); ``None`` means :func:`to_tensor`. With ``cache=True`` a dataset
+built, e.g. for a model's preprocessing); ``None`` yields the PIL image (as for ImageNet sets, for VLMs that
+take PIL images); the default :func:`to_tensor` gives float tensors. With ``cache=True`` a dataset
 keeps the generated (pre-transform) samples in memory, about 3 KB per 32 px image, so later epochs skip
 generation; samples are deterministic, so caching never changes what is served.
 """
@@ -59,8 +60,8 @@ class _WorldDataset(Dataset):
         """Stable id of sample ``i``: ``"world/<domain>/<split>/<i>"``."""
         return f"world/{self.stream}/{self.split}/{self._index(i)}"
 
-    def _image(self, image: Image.Image) -> torch.Tensor:
-        return (self.transform or to_tensor)(image)
+    def _image(self, image: Image.Image) -> Any:
+        return image if self.transform is None else self.transform(image)
 
     def _generate(self, i: int) -> Any:
         raise NotImplementedError
@@ -101,7 +102,7 @@ class CaptionDataset(_DomainDataset):
         domain: domain name (``"id"`` for training).
         split: ``"train"`` or ``"eval"``.
         size: number of samples (sample ``i`` does not depend on ``size``).
-        transform: PIL image -> tensor; ``None`` means :func:`to_tensor`.
+        transform: PIL image -> model input (default :func:`to_tensor`); ``None`` yields the PIL image.
         cache: keep generated samples in memory.
     """
 
@@ -111,7 +112,7 @@ class CaptionDataset(_DomainDataset):
         domain: str = "id",
         split: str = "train",
         size: int = 2000,
-        transform: ImageTransform | None = None,
+        transform: ImageTransform | None = to_tensor,
         cache: bool = False,
     ) -> None:
         super().__init__(world, domain, split, size, transform, cache)
@@ -130,7 +131,7 @@ class LabelledDataset(_DomainDataset):
         domain: domain name (``"id"`` or a shift).
         split: ``"train"`` or ``"eval"``.
         size: number of samples (sample ``i`` does not depend on ``size``).
-        transform: PIL image -> tensor; ``None`` means :func:`to_tensor`.
+        transform: PIL image -> model input (default :func:`to_tensor`); ``None`` yields the PIL image.
         cache: keep generated samples in memory.
     """
 
@@ -140,7 +141,7 @@ class LabelledDataset(_DomainDataset):
         domain: str,
         split: str = "eval",
         size: int = 500,
-        transform: ImageTransform | None = None,
+        transform: ImageTransform | None = to_tensor,
         cache: bool = False,
     ) -> None:
         super().__init__(world, domain, split, size, transform, cache)
@@ -168,7 +169,7 @@ class SceneDataset(_WorldDataset):
         world: the world to draw from.
         split: ``"train"`` or ``"eval"``.
         size: number of scenes.
-        transform: PIL image -> tensor; ``None`` means :func:`to_tensor`.
+        transform: PIL image -> model input (default :func:`to_tensor`); ``None`` yields the PIL image.
         cache: keep generated scenes in memory.
     """
 
@@ -179,7 +180,7 @@ class SceneDataset(_WorldDataset):
         world: ProceduralWorld,
         split: str = "eval",
         size: int = 500,
-        transform: ImageTransform | None = None,
+        transform: ImageTransform | None = to_tensor,
         cache: bool = False,
     ) -> None:
         super().__init__(world, split, size, transform, cache)

@@ -1,0 +1,159 @@
+"""The one table of readable eval sets: reader, description, paired ID rule and class count of each.
+
+ImageNet-family readers take the set's folder (``reader(root, on_error=...)`` -> ``ImageSet``; ImageNet val
+also takes ``labels=`` / ``label_file=``) and are served by ``ImageNetDataModule``; the procedural world's
+readers take no folder (``reader(seed=..., size=..., image_size=...)`` -> ``LabelledDataset``) and are served
+by ``WorldDataModule``. ``vlmrobust list evalsets`` prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.imagenet.shifts import (
+    read_imagenet_a,
+    read_imagenet_r,
+    read_imagenet_sketch,
+    read_imagenet_v2,
+    read_objectnet,
+)
+from vlmrobust.data.imagenet.val import read_imagenet_val
+from vlmrobust.data.world.classes import CLASS_NAMES
+from vlmrobust.data.world.domains import DOMAINS, SHIFTS
+
+Family = Literal["imagenet", "world"]
+
+
+@dataclass(frozen=True)
+class EvalSetEntry:
+    """One readable eval set.
+
+    Attributes:
+        name: eval-set name (as in ``EvalSetInfo.name`` and the results store).
+        reader: builds the set: from a folder for ``imagenet`` sets, from a seed for ``world`` sets.
+        description: what the set is, in a few words.
+        id_set: name of the paired ID set (``None`` for an ID set itself).
+        id_rule: how the paired ID set is made and scored (empty when it is the ID set as is).
+        num_classes: number of classes of its label space.
+        family: ``"imagenet"`` (``ImageNetDataModule``) or ``"world"`` (``WorldDataModule``).
+    """
+
+    name: str
+    reader: Callable[..., Any]
+    description: str
+    id_set: str | None
+    id_rule: str
+    num_classes: int
+    family: Family
+
+    @property
+    def datamodule(self) -> str:
+        """Class path of the DataModule that serves the set."""
+        cls = "ImageNetDataModule" if self.family == "imagenet" else "WorldDataModule"
+        return f"vlmrobust.data.datamodules.{cls}"
+
+
+def read_world(
+    domain: str, *, seed: int = 0, size: int = 500, image_size: int = 32, split: str = "eval"
+) -> Any:
+    """A world domain's labelled eval dataset (``LabelledDataset``; images drawn on access).
+
+    Args:
+        domain: ``"id"`` or a shift of ``vlmrobust.data.world.domains.SHIFTS``.
+        seed: world seed.
+        size: number of images.
+        image_size: image side in pixels.
+        split: ``"eval"`` or ``"train"``.
+    """
+    from vlmrobust.data.world.datasets import LabelledDataset
+    from vlmrobust.data.world.generator import ProceduralWorld
+
+    return LabelledDataset(ProceduralWorld(seed, image_size), domain, split, size)
+
+
+_ON_VAL = "val images whose official label is one of its {n} classes; "
+
+_IMAGENET = (
+    EvalSetEntry("imagenet-val", read_imagenet_val, "ImageNet-1k validation (original, clean or ReaL labels)",
+                 None, "", 1000, "imagenet"),
+    EvalSetEntry("imagenet-v2", read_imagenet_v2, "ImageNet-V2 (reproduction of the val set)",
+                 "imagenet-val", "", 1000, "imagenet"),
+    EvalSetEntry("imagenet-sketch", read_imagenet_sketch, "ImageNet-Sketch (grey sketches)",
+                 "imagenet-val", "", 1000, "imagenet"),
+    EvalSetEntry("imagenet-r", read_imagenet_r, "ImageNet-R (renditions: art, cartoons, toys ...)",
+                 "imagenet-val-on-imagenet-r-classes", _ON_VAL.format(n=200) + "logits restricted to them",
+                 200, "imagenet"),
+    EvalSetEntry("imagenet-a", read_imagenet_a, "ImageNet-A (natural adversarial examples)",
+                 "imagenet-val-on-imagenet-a-classes", _ON_VAL.format(n=200) + "logits restricted to them",
+                 200, "imagenet"),
+    EvalSetEntry("objectnet", read_objectnet, "ObjectNet (the 113 classes that overlap IN-1k)",
+                 "imagenet-val-on-objectnet-classes",
+                 _ON_VAL.format(n=113) + "argmax over the 125 mapped IN-1k columns", 113, "imagenet"),
+)  # fmt: skip
+_WORLD = tuple(
+    EvalSetEntry(
+        f"world/{d}",
+        partial(read_world, d),
+        f"procedural world, {d} domain (models {DOMAINS[d].analogue})",
+        None if d == "id" else "world/id",
+        "",
+        len(CLASS_NAMES),
+        "world",
+    )
+    for d in ("id", *SHIFTS)
+)
+#: Every readable eval set by name, ImageNet family first.
+EVAL_SETS: dict[str, EvalSetEntry] = {e.name: e for e in (*_IMAGENET, *_WORLD)}
+
+
+def list_evalsets(family: Family | None = None) -> list[EvalSetEntry]:
+    """The registered eval sets (of one ``family`` if given), in table order."""
+    return [e for e in EVAL_SETS.values() if family is None or e.family == family]
+
+
+def get_entry(name: str) -> EvalSetEntry:
+    """The table entry of ``name``; an unknown name raises ``KeyError`` with suggestions and every name."""
+    try:
+        return EVAL_SETS[name]
+    except KeyError:
+        raise KeyError(f"unknown eval set {name!r}. {did_you_mean(name, EVAL_SETS, 'eval sets')}") from None
+
+
+def get_reader(name: str) -> Callable[..., Any]:
+    """The reader of eval set ``name`` (see the module docstring for its arguments).
+
+    Raises:
+        KeyError: unknown name; the message suggests close names and lists every valid one.
+    """
+    return get_entry(name).reader
+
+
+def list_main(argv: list[str]) -> int:
+    """``vlmrobust list evalsets [--family F]``: one row per eval set (name, classes, paired ID set, served by,
+    description), the rule of a restricted ID set on the line below."""
+    parser = argparse.ArgumentParser(prog="vlmrobust list evalsets", description="List readable eval sets.")
+    parser.add_argument("--family", choices=("imagenet", "world"), default=None, help="only this family")
+    args = parser.parse_args(argv)
+    entries = list_evalsets(args.family)
+    rows = [("name", "classes", "paired ID set", "datamodule", "description")]
+    rows += [
+        (e.name, str(e.num_classes), e.id_set or "-", e.datamodule.rsplit(".", 1)[1], e.description)
+        for e in entries
+    ]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    for row, e in zip(rows, [None, *entries], strict=True):
+        left = [
+            row[0].ljust(widths[0]),
+            row[1].rjust(widths[1]),
+            row[2].ljust(widths[2]),
+            row[3].ljust(widths[3]),
+        ]
+        print("  ".join([*left, row[4]]))
+        if e is not None and e.id_rule:
+            print(" " * (widths[0] + 2) + f"ID: {e.id_rule}")
+    return 0
