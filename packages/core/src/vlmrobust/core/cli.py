@@ -28,6 +28,7 @@ KNOWN_PROVIDERS: dict[str, str] = {
     "theory": "vlmrobust-eval",
     "build-mcq": "vlmrobust-data",
     "list": "vlmrobust-models",
+    "merge": "vlmrobust-core",
 }
 
 
