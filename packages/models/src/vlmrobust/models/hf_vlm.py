@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +9,7 @@ import torch
 from PIL import Image
 
 from vlmrobust.models.attention import AttnImplementation, select_attention
+from vlmrobust.models.batched_scoring import collate_prefixes, keep_logits, score_options
 from vlmrobust.models.hf_loading import from_pretrained_offline
 from vlmrobust.models.protocols import ContinuationScores
 from vlmrobust.models.spec import ModelSpec, parse_spec
@@ -157,21 +157,65 @@ class HFGenerativeVLM:
             prompt: the user message (chat template applied here).
             continuations: K candidate answers.
             shared_prefix: encode image + prompt once and score the K continuations from its KV cache in one
-                batched pass (cost P + K·A tokens); ``False`` runs one full forward per continuation (K·(P + A)).
+                batched pass (cost P + K·A tokens; ``loglikelihood_batch`` with one question); ``False`` runs
+                one full forward per continuation (K·(P + A)).
 
         Returns:
             Summed and per-token-mean log-probabilities, [K] each.
         """
-        text = self.format_prompt(prompt, with_image=image is not None)
-        cont = self.continuation_ids(continuations, context=text)
-        enc = self.encode_prompt(image, prompt)
         if shared_prefix:
-            token_logp = self._shared_prefix_logprobs(enc, cont)
-        else:
-            token_logp = [self._full_forward_logprobs(enc, c) for c in cont]
+            return self.loglikelihood_batch([image], [prompt], [continuations])[0]
+        cont = self.continuation_ids(continuations, context=self.format_prompt(prompt, image is not None))
+        enc = self.encode_prompt(image, prompt)
+        token_logp = [self._full_forward_logprobs(enc, c) for c in cont]
         num = torch.tensor([len(c) for c in cont])
         total = torch.stack([t.sum() for t in token_logp]).float().cpu()
         return ContinuationScores(sum=total, mean=total / num, num_tokens=num)
+
+    @torch.no_grad()
+    def loglikelihood_batch(
+        self,
+        images: Sequence[Image.Image | None] | None,
+        prompts: Sequence[str],
+        continuations: Sequence[Sequence[str]],
+    ) -> list[ContinuationScores]:
+        """``loglikelihood`` of B questions at once: two forwards, each question's prefix shared by its options.
+
+        The B image + prompt prefixes are left-padded into one batch and encoded once; each question's KV cache
+        is repeated for its K_b options, which are scored together (see ``vlmrobust.models.batched_scoring``).
+        Scores equal those of ``loglikelihood`` per question, whatever else is in the batch.
+
+        Args:
+            images: one image (or ``None``, text-only) per question, or ``None`` for all text-only prompts.
+            prompts: B user messages (chat template applied here).
+            continuations: per question, its K_b candidate answers (K_b may differ between questions).
+
+        Returns:
+            One ``ContinuationScores`` ([K_b] each) per question, in order.
+
+        Raises:
+            ValueError: images, prompts and continuations differ in length, or an empty continuation.
+            TypeError: ``prompts`` or a question's continuations is a single str.
+        """
+        if isinstance(prompts, str):
+            raise TypeError("prompts must be a list of strings, got a single str; wrap it in a list")
+        images = [None] * len(prompts) if images is None else list(images)
+        if not len(images) == len(prompts) == len(continuations):
+            raise ValueError(
+                f"loglikelihood_batch needs one entry per question in images, prompts and continuations; got "
+                f"{len(images)} images, {len(prompts)} prompts and {len(continuations)} continuation lists"
+            )
+        if not prompts:
+            return []
+        options = [
+            self.continuation_ids(c, context=self.format_prompt(p, i is not None))
+            for i, p, c in zip(images, prompts, continuations, strict=True)
+        ]
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        batch = collate_prefixes(
+            [self.encode_prompt(i, p) for i, p in zip(images, prompts, strict=True)], pad
+        )
+        return score_options(self.model, batch, options, pad)
 
     def _full_forward_logprobs(self, enc: dict[str, torch.Tensor], cont: list[int]) -> torch.Tensor:
         """Per-token log-probs [A] of ``cont`` from one forward over prefix + continuation."""
@@ -179,53 +223,15 @@ class HFGenerativeVLM:
         inputs = extend_token_inputs(enc, ids)
         self.reset_position_state()
         # logits of positions P-1 .. P+A-2 predict the A continuation tokens
-        logits = self.model(**inputs, use_cache=False, **self._keep_logits(len(cont) + 1)).logits
+        logits = self.model(**inputs, use_cache=False, **keep_logits(self.model, len(cont) + 1)).logits
         logits = logits[0, -(len(cont) + 1) : -1]  # [A, V]
         return logits.float().log_softmax(-1).gather(-1, ids[0, :, None])[:, 0]
-
-    def _keep_logits(self, n: int) -> dict[str, int]:
-        """``logits_to_keep=n`` where the model takes it: skips the LM head on the other positions."""
-        params = inspect.signature(self.model.forward).parameters
-        return {"logits_to_keep": n} if "logits_to_keep" in params else {}
 
     def reset_position_state(self) -> None:
         """Forget position offsets some models keep between calls (Qwen2-VL's M-RoPE ``rope_deltas``)."""
         for module in self.model.modules():
             if getattr(module, "rope_deltas", None) is not None:
                 module.rope_deltas = None
-
-    def _shared_prefix_logprobs(
-        self, enc: dict[str, torch.Tensor], cont: list[list[int]]
-    ) -> list[torch.Tensor]:
-        """Per-token log-probs of every continuation, scored in one batch from the prefix's KV cache."""
-        self.reset_position_state()
-        out = self.model(**enc, use_cache=True, **self._keep_logits(1))
-        # [V]: the distribution of every continuation's first token
-        first = out.logits[0, -1].float().log_softmax(-1)
-        k, longest = len(cont), max(len(c) for c in cont)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.full((k, longest), pad, dtype=torch.long, device=self.device)  # right-padded [K, A]
-        for i, c in enumerate(cont):
-            ids[i, : len(c)] = torch.tensor(c, device=self.device)
-        logp = torch.empty((k, longest), device=self.device)
-        logp[:, 0] = first[ids[:, 0]]
-        if longest > 1:
-            cache = out.past_key_values
-            if cache is None or not hasattr(cache, "batch_repeat_interleave"):
-                raise RuntimeError(
-                    f"{self.spec} returned no expandable KV cache ({type(cache).__name__}), so options cannot "
-                    "share the prefix; call loglikelihood(..., shared_prefix=False)"
-                )
-            cache.batch_repeat_interleave(k)  # [1, …, P, …] -> [K, …, P, …]
-            # Inputs are tokens 0..A-2; their outputs predict tokens 1..A-1. No attention mask: right padding
-            # never enters a real token's (causal) attention, padded outputs are dropped below, and the model
-            # then places the new tokens right after the cached prefix (positions P..P+A-2, plus any M-RoPE
-            # offset the prefix call recorded).
-            logits = self.model(
-                input_ids=ids[:, :-1], past_key_values=cache, use_cache=True
-            ).logits  # [K, A-1, V]
-            logp[:, 1:] = logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
-        return [logp[i, : len(c)] for i, c in enumerate(cont)]
 
 
 def extend_token_inputs(enc: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, torch.Tensor]:

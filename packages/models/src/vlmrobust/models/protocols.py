@@ -116,6 +116,17 @@ class GenerativeVLM(Protocol):
         the image."""
         ...
 
+    def loglikelihood_batch(
+        self,
+        images: Sequence[Image.Image | None] | None,
+        prompts: Sequence[str],
+        continuations: Sequence[Sequence[str]],
+    ) -> list[ContinuationScores]:
+        """``loglikelihood`` of B questions at once (K_b options each), one ``ContinuationScores`` per question;
+        ``images=None`` (or a ``None`` entry) scores text-only prompts. Scores equal per-question
+        ``loglikelihood`` whatever else is in the batch; unequal lengths of the three raise ``ValueError``."""
+        ...
+
 
 @runtime_checkable
 class EmbeddingModel(Protocol):
