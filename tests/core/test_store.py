@@ -204,6 +204,8 @@ def test_newer_or_foreign_files_are_refused_and_left_untouched(tmp_path: Path) -
         conn.execute("CREATE TABLE songs (title TEXT)")
     with pytest.raises(StoreError, match=r"foreign\.db is a SQLite file with tables \['songs'\]"):
         ResultsStore(foreign).put([Cell("r", "m", "id", 0.5, 2)])
+    with pytest.raises(StoreError, match="not a results store"):
+        ResultsStore(foreign).cells()
     with sqlite3.connect(foreign) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='cells'").fetchone()[0] == 0

@@ -243,6 +243,12 @@ class ResultsStore:
         """False for an empty file; raise for a file of another schema version than this code reads."""
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            if tables:
+                raise StoreError(
+                    f"{self.path} is a SQLite file with tables {sorted(tables)} but no vlmrobust schema "
+                    "version; it is not a results store (give another path)"
+                )
             return False
         if version != SCHEMA_VERSION:
             action = (
