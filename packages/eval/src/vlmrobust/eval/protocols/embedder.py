@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import torch
 from torch import Tensor
 
 from vlmrobust.data.evalsets import EvalSetInfo
-from vlmrobust.eval.metrics import check_scores, multilabel_correct, option_choice, top1
+from vlmrobust.eval.metrics import check_scores
 from vlmrobust.eval.prompts import QUESTION_PROMPTS, TemplateSet, templates_for
-from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, batch_index
-from vlmrobust.eval.protocols.scorer import class_scores, multi_hot
+from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, MetricValue
+from vlmrobust.eval.protocols.scoring import choose_option, class_scores, classification_metrics, classify
 from vlmrobust.eval.protocols.vlm import batch_images
 from vlmrobust.models.protocols import EmbeddingModel
 
@@ -92,12 +93,10 @@ class EmbedderClassification(_EmbedderProtocol):
         return f"embed/zeroshot-{self._suffix}"
 
     def predict(self, model: EmbeddingModel, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:
-        scores = self._class_scores(model, info, batch)
-        pred = top1(scores)
-        label = torch.as_tensor(batch["label"], dtype=torch.long).cpu()
-        labels = multi_hot(info, batch)
-        correct = multilabel_correct(pred, labels) if labels is not None else pred == label
-        return BatchPredictions(batch_index(batch), pred, label, correct)
+        return classify(self._class_scores(model, info, batch), info, batch)
+
+    def metrics(self, records: pd.DataFrame, info: EvalSetInfo) -> dict[str, MetricValue]:
+        return classification_metrics(records, info)
 
 
 class EmbedderMCQ(_EmbedderProtocol):
@@ -124,10 +123,4 @@ class EmbedderMCQ(_EmbedderProtocol):
         return f"mcq/embed-{self._suffix}"
 
     def predict(self, model: EmbeddingModel, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:
-        scores = self._class_scores(model, info, batch)
-        options = torch.as_tensor(batch["options"], dtype=torch.long)
-        option_scores = scores.gather(1, options)
-        choice = option_choice(option_scores)
-        answer = torch.as_tensor(batch["answer"], dtype=torch.long)
-        extra = [{"scores": [round(float(v), 6) for v in row]} for row in option_scores]
-        return BatchPredictions(batch_index(batch), choice, answer, choice == answer, extra)
+        return choose_option(self._class_scores(model, info, batch), batch)

@@ -18,38 +18,11 @@ from torch import Tensor
 
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.eval.heads import cached_zero_shot_head, zero_shot_logits
-from vlmrobust.eval.metrics import (
-    Accuracy,
-    check_scores,
-    classification_summary,
-    multilabel_correct,
-    option_choice,
-    top1,
-)
+from vlmrobust.eval.metrics import check_scores
 from vlmrobust.eval.prompts import TemplateSet, templates_for
-from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, MetricValue, batch_index
+from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, MetricValue
+from vlmrobust.eval.protocols.scoring import choose_option, class_scores, classification_metrics, classify
 from vlmrobust.models.protocols import ImageTextScorer
-
-
-def class_scores(column_scores: Tensor, info: EvalSetInfo) -> Tensor:
-    """[B, columns] head scores -> [B, classes]: max over the columns of each class (identity without
-    ``head_to_class``), so an argmax over classes is the argmax over the mapped columns."""
-    if info.head_to_class is None:
-        return column_scores
-    to_class = torch.as_tensor(info.head_to_class, device=column_scores.device)
-    out = column_scores.new_full((column_scores.shape[0], len(info.class_names)), float("-inf"))
-    return out.scatter_reduce(1, to_class.expand_as(column_scores), column_scores, reduce="amax")
-
-
-def multi_hot(info: EvalSetInfo, batch: dict[str, Any]) -> Tensor | None:
-    """The batch's ``labels`` [B, C] for a multi-label set (``None`` for a single-label one)."""
-    if not info.multi_label:
-        return None
-    if "labels" not in batch:
-        raise KeyError(
-            f"{info.name} is multi-label, but its batches carry no 'labels' (multi-hot of every correct class)"
-        )
-    return torch.as_tensor(batch["labels"]).bool().cpu()
 
 
 class _ScorerProtocol(EvalProtocol):
@@ -111,32 +84,10 @@ class ZeroShotClassification(_ScorerProtocol):
         return f"zeroshot/{self.templates}"
 
     def predict(self, model: ImageTextScorer, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:
-        scores = self._logits(model, info, batch)
-        pred = top1(scores).cpu()
-        label = torch.as_tensor(batch["label"], dtype=torch.long).cpu()
-        labels = multi_hot(info, batch)
-        correct = multilabel_correct(pred, labels) if labels is not None else pred == label
-        extra = None
-        if scores.shape[1] >= 5:
-            # the five best classes, equal scores ranked by lowest index (as top-1 and ``topk_correct``)
-            best5 = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :5].cpu()  # [B, 5]
-            hit5 = (
-                labels.gather(1, best5).any(dim=1) if labels is not None else (best5 == label[:, None]).any(1)
-            )
-            extra = [{"top5": b.tolist(), "top5_correct": bool(h)} for b, h in zip(best5, hit5, strict=True)]
-        return BatchPredictions(batch_index(batch), pred, label, correct, extra)
+        return classify(self._logits(model, info, batch), info, batch)
 
     def metrics(self, records: pd.DataFrame, info: EvalSetInfo) -> dict[str, MetricValue]:
-        top5 = None
-        if len(info.class_names) >= 5:
-            top5 = [bool(e["top5_correct"]) for e in records["extra"]]
-        summary = classification_summary(
-            records["correct"].to_numpy(dtype=bool), records["label"].to_numpy(), len(info.class_names), top5
-        )
-        return {
-            name: MetricValue.of(v) if isinstance(v, Accuracy) else MetricValue(v, len(records))
-            for name, v in summary.items()
-        }
+        return classification_metrics(records, info)
 
 
 class MCQByPrompt(_ScorerProtocol):
@@ -164,10 +115,4 @@ class MCQByPrompt(_ScorerProtocol):
         return f"mcq/prompt-{self.templates}"
 
     def predict(self, model: ImageTextScorer, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:
-        scores = self._logits(model, info, batch)  # [B, classes]
-        options = torch.as_tensor(batch["options"], dtype=torch.long).to(scores.device)  # [B, K]
-        option_scores = scores.gather(1, options).cpu()  # [B, K]
-        choice = option_choice(option_scores)
-        answer = torch.as_tensor(batch["answer"], dtype=torch.long).cpu()
-        extra = [{"scores": [round(float(v), 6) for v in row]} for row in option_scores]
-        return BatchPredictions(batch_index(batch), choice, answer, choice == answer, extra)
+        return choose_option(self._logits(model, info, batch), batch)
