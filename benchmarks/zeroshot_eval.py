@@ -118,7 +118,8 @@ def main() -> None:
 
     def clip_benchmark() -> float:
         loader = DataLoader(TupleSet(data), batch_size=args.batch_size, shuffle=False)
-        metrics = cb.evaluate(scorer.model, loader, scorer.tokenizer, list(CLASSES), list(TEMPLATES), "cpu",
+        cb_templates = [t.replace("{}", "{c}") for t in TEMPLATES]  # clip_benchmark formats "{c}"
+        metrics = cb.evaluate(scorer.model, loader, scorer.tokenizer, list(CLASSES), cb_templates, "cpu",
                               amp=False, verbose=False)  # fmt: skip
         return metrics["acc1"]
 

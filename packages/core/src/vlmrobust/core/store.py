@@ -132,9 +132,10 @@ def _where(filters: dict[str, Any], valid: tuple[str, ...], table: str) -> tuple
 
 
 def _json_or_none(value: Any) -> str | None:
+    """Compact JSON of a per-sample ``extra`` (its key order kept), ``None`` for missing values."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _record_rows(records: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:

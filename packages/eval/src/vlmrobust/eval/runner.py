@@ -11,6 +11,7 @@ rank 0 gathers the rows and alone writes the store, de-duplicating by sample id.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from vlmrobust.eval.collate import eval_collate
 from vlmrobust.eval.distributed import Ranks
 from vlmrobust.eval.models import ModelEntry, load_model
 from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, ProtocolError
+from vlmrobust.eval.writer import ChunkWriter
 
 
 @dataclass
@@ -65,10 +67,12 @@ class EvalData:
         self.pairs: list[tuple[EvalSetInfo, Dataset]] = list(zip(sets, datasets, strict=True))
 
 
-def _rows(pred: BatchPredictions, dataset: Dataset) -> list[dict[str, Any]]:
+def _rows(pred: BatchPredictions, dataset: Dataset, key: dict[str, Any]) -> list[dict[str, Any]]:
+    """Prediction records of one batch under the cell's ``key`` (run, model, eval set, protocol, step)."""
     extra = pred.extra or [None] * len(pred.index)
     return [
         {
+            **key,
             "sample_id": dataset.sample_id(int(i)),
             "label": int(y),
             "pred": int(p),
@@ -213,22 +217,27 @@ class EvalRunner:
         key = {"run": self.run, "model": entry.name, "eval_set": info.name, "protocol": protocol.key,
                "step": self.step}  # fmt: skip
         done: list[dict[str, Any]] = []  # this run's rows (rank 0), reduced without reading them back
-        for start in range(0, len(todo), self.chunk_size):
-            chunk = todo[start : start + self.chunk_size]
+        writer = ChunkWriter(self.store) if self.ranks.is_main else None
+        with writer if writer is not None else contextlib.nullcontext():
+            for start in range(0, len(todo), self.chunk_size):
+                chunk = todo[start : start + self.chunk_size]
+                t0 = time.perf_counter()
+                mine = chunk[self.ranks.rank :: self.ranks.world]
+                local = [
+                    row for batch in self._predict(model, info, dataset, protocol, mine, key) for row in batch
+                ]
+                report.times.predict += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                rows = self.ranks.gather(local)
+                if writer is not None:
+                    writer.submit(rows)  # one transaction per chunk, written while the next is predicted
+                    done += rows
+                self.ranks.barrier()
+                report.times.store += time.perf_counter() - t0
+                if bar is not None:
+                    bar.update(len(chunk))
             t0 = time.perf_counter()
-            mine = chunk[self.ranks.rank :: self.ranks.world]
-            local = [row for batch in self._predict(model, info, dataset, protocol, mine) for row in batch]
-            report.times.predict += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            rows = self.ranks.gather(local)
-            if self.ranks.is_main:
-                rows = [{**key, **r} for r in rows]
-                self.store.put(predictions=rows)  # one transaction per chunk
-                done += rows
-            self.ranks.barrier()
-            report.times.store += time.perf_counter() - t0
-            if bar is not None:
-                bar.update(len(chunk))
+        report.times.store += time.perf_counter() - t0  # waiting for the last chunks to be committed
         if bar is not None:
             bar.close()
         t0 = time.perf_counter()
@@ -239,8 +248,9 @@ class EvalRunner:
         return len(todo)
 
     def _predict(
-        self, model: Any, info: EvalSetInfo, dataset: Dataset, protocol: EvalProtocol, indices: list[int]
-    ) -> Iterator[list[dict[str, Any]]]:
+        self, model: Any, info: EvalSetInfo, dataset: Dataset, protocol: EvalProtocol, indices: list[int],
+        key: dict[str, Any],
+    ) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
         if not indices:
             return
         loader = DataLoader(
@@ -249,7 +259,7 @@ class EvalRunner:
         )  # fmt: skip
         with torch.inference_mode():
             for batch in loader:
-                yield _rows(protocol.predict(model, info, batch), dataset)
+                yield _rows(protocol.predict(model, info, batch), dataset, key)
 
     def _write_cells(
         self, entry: ModelEntry, info: EvalSetInfo, dataset: Dataset, protocol: EvalProtocol,
