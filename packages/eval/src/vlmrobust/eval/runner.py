@@ -1,8 +1,10 @@
 """The evaluation runner behind ``vlmrobust eval``: models × eval sets × protocols into the results store.
 
 For every (model, eval set, protocol) that fits (the protocol drives the model's role and runs the set's
-task), the runner predicts every sample not yet stored and commits predictions in chunks: a killed run
-loses at most its in-flight chunk, and a rerun resumes after the last committed one. When every sample
+task), the runner predicts every sample not yet stored and commits predictions in chunks, one transaction
+each, on a background writer thread (``ChunkWriter``) while the next chunk is predicted: a killed run loses
+only chunks not yet committed (the one being written and the one being predicted), and a rerun resumes
+after the last committed one. When every sample
 is stored, the protocol's metrics are computed from the stored per-sample records and written as cells
 (one transaction), so a finished cell is skipped next time and numbers never depend on how often a run
 was interrupted. Under ``torchrun``/``fabric run`` every rank predicts a strided share of each chunk;
@@ -97,7 +99,7 @@ class EvalRunner:
         results_db: the SQLite results store written (by rank 0 only).
         run: run key of every cell and prediction.
         step: step key (``-1``: not tied to a training step).
-        chunk_size: samples per committed chunk (the most a killed run can lose).
+        chunk_size: samples per committed chunk (a killed run loses at most two).
         batch_size: samples per forward.
         num_workers: DataLoader workers.
         device: ``cpu``, ``cuda`` (each rank uses its local GPU) or an explicit device.
