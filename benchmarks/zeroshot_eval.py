@@ -58,6 +58,7 @@ class TupleSet(Dataset):
 
     def __init__(self, base: TensorSet) -> None:
         self.base = base
+        self.classes = list(CLASSES)  # clip_benchmark reads the class list from the dataset
 
     def __len__(self) -> int:
         return len(self.base)
