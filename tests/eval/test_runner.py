@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from vlmrobust.data.datamodules import WorldDataModule
 
 from vlmrobust.core.store import ResultsStore
+from vlmrobust.data.datamodules import WorldDataModule
 from vlmrobust.eval.models import ModelEntry
 from vlmrobust.eval.protocols import MCQGeneration, ProtocolError, ZeroShotClassification
 from vlmrobust.eval.runner import EvalData, EvalRunner

@@ -5,9 +5,9 @@ question's options), and clean-label multi-label sets were scored against the si
 """
 
 import lightning.pytorch as pl
-from vlmrobust.data.datamodules import ImageNetDataModule
 
 from vlmrobust.core.store import ResultsStore
+from vlmrobust.data.datamodules import ImageNetDataModule
 from vlmrobust.data.imagenet import fixtures as fx
 from vlmrobust.data.imagenet import metadata
 from vlmrobust.eval.robustness_callback import RobustnessCallback

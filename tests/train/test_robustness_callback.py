@@ -5,9 +5,9 @@ import json
 import lightning.pytorch as pl
 import pytest
 from scipy.stats import norm
-from vlmrobust.data.datamodules import WorldDataModule
 
 from vlmrobust.core.store import ResultsStore
+from vlmrobust.data.datamodules import WorldDataModule
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.eval.robustness_callback import RobustnessCallback
 from vlmrobust.train.clip_finetune import CLIPFineTune

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 import pandas as pd
 import torch
-from vlmrobust.eval.answers import parse_choice
 
 from vlmrobust.data.evalsets import EvalSetInfo
+from vlmrobust.eval.answers import parse_choice
 from vlmrobust.eval.metrics import cfg_scores, mcq_correct, option_choice
 from vlmrobust.eval.prompts import QuestionPrompt, format_mcq, question_text
 from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, MetricValue, batch_index
