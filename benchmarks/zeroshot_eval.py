@@ -6,8 +6,10 @@ One random-init ``open_clip:ViT-B-32`` (no weights needed), 2,000 synthetic 224 
 tensors once (the same tensors for every path), batch size 64, ``--threads`` torch threads, fp32 CPU:
 
 - runner: ``EvalRunner.evaluate`` with ``ZeroShotClassification`` into a fresh SQLite store (chunked commits
-  of per-sample predictions, top-5, cells), the full path of ``vlmrobust eval``;
-- clip_benchmark: ``clip_benchmark.metrics.zeroshot_classification.evaluate`` (PyPI ``clip-benchmark``) on
+  of per-sample predictions, top-5, cells), the full path of ``vlmrobust eval`` after model loading (the
+  loaded model is passed in, as clip_benchmark gets it);
+- clip_benchmark: ``zero_shot_classifier`` + ``run_classification`` of
+  ``clip_benchmark.metrics.zeroshot_classification`` (PyPI ``clip-benchmark``; what its ``evaluate`` runs) on
   the same model, data, class names and templates, ``amp=False``;
 - bare loop: only ``model.encode_image`` over the pre-decoded batches (no text tower, no argmax, no store).
 
@@ -113,16 +115,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             ev = EvalRunner(str(Path(tmp) / "r.db"), run="bench", batch_size=args.batch_size, chunk_size=512,
                             progress=False)  # fmt: skip
-            report = ev.evaluate([entry], EvalData(OneSet(data)), [ZeroShotClassification()])
+            report = ev.evaluate([entry], EvalData(OneSet(data)), [ZeroShotClassification()], {spec: scorer})
             runner.store_share = report.times.store / report.times.total  # type: ignore[attr-defined]
             return next(c.value for c in report.cells if c.metric == "top1")
 
     def clip_benchmark() -> float:
+        # clip_benchmark's zero-shot path: its classifier, then its classification loop. Its `evaluate`
+        # wrapper is not called: its metric helper fails under numpy 2 (float() of a 1-element array).
         loader = DataLoader(TupleSet(data), batch_size=args.batch_size, shuffle=False)
         cb_templates = [t.replace("{}", "{c}") for t in TEMPLATES]  # clip_benchmark formats "{c}"
-        metrics = cb.evaluate(scorer.model, loader, scorer.tokenizer, list(CLASSES), cb_templates, "cpu",
-                              amp=False, verbose=False)  # fmt: skip
-        return metrics["acc1"]
+        classifier = cb.zero_shot_classifier(scorer.model, scorer.tokenizer, list(CLASSES), cb_templates, "cpu",
+                                             amp=False)  # fmt: skip
+        logits, target = cb.run_classification(scorer.model, classifier, loader, "cpu", amp=False)
+        return float((logits.argmax(1) == target).double().mean())
 
     def bare() -> None:
         with torch.inference_mode():

@@ -78,3 +78,13 @@ def test_plan_refuses_protocols_that_fit_nothing(tmp_path):
     ):
         _runner(tmp_path / "r.db").evaluate([MODEL], _data(), [ZeroShotClassification(), MCQGeneration()])
     assert not (tmp_path / "r.db").exists()
+
+
+def test_models_already_in_memory_are_used_as_given(tmp_path):
+    seed1 = ModelEntry("open_clip:vlmrobust-tiny-clip", role="scorer", seed=1)
+    _runner(tmp_path / "a.db").evaluate([seed1], _data(), [ZeroShotClassification()])
+    in_memory = load_scorer(MODEL.spec, seed=1).eval()  # what MODEL would be with seed 1
+    _runner(tmp_path / "b.db").evaluate([MODEL], _data(), [ZeroShotClassification()], {MODEL.name: in_memory})
+    _runner(tmp_path / "c.db").evaluate([MODEL], _data(), [ZeroShotClassification()])  # loaded from its spec
+    a, b, c = (ResultsStore(tmp_path / f"{x}.db").predictions() for x in "abc")
+    assert a["pred"].tolist() == b["pred"].tolist() != c["pred"].tolist()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,13 +162,24 @@ class EvalRunner:
 
     # --- running ----------------------------------------------------------------------------------
     def evaluate(
-        self, models: Sequence[ModelEntry], data: EvalData, protocols: Sequence[EvalProtocol]
+        self,
+        models: Sequence[ModelEntry],
+        data: EvalData,
+        protocols: Sequence[EvalProtocol],
+        loaded: Mapping[str, Any] | None = None,
     ) -> EvalReport:
-        """Run every fitting (model, eval set, protocol) not finished yet; return what was done."""
+        """Run every fitting (model, eval set, protocol) not finished yet; return what was done.
+
+        Args:
+            models: the models, by spec and role.
+            data: the eval sets.
+            protocols: the protocols to run where they fit.
+            loaded: models already in memory, by entry name (e.g. from a notebook); others are loaded.
+        """
         start = time.perf_counter()
         report = EvalReport()
         jobs = self.plan(models, data, protocols)
-        loaded: dict[str, Any] = {}
+        cache: dict[str, Any] = {}
         for entry, info, dataset, protocol in jobs:
             t0 = time.perf_counter()
             finished = self._finished(entry, info, protocol)
@@ -176,10 +187,14 @@ class EvalRunner:
             if finished:
                 report.skipped.append((entry.name, info.name, protocol.key))
                 continue
-            if entry.name not in loaded:
-                loaded.clear()  # one model in memory at a time
-                loaded[entry.name] = load_model(entry, self.device, self.dtype)
-            report.predicted += self._run_cell(loaded[entry.name], entry, info, dataset, protocol, report)
+            if loaded is not None and entry.name in loaded:
+                model = loaded[entry.name]
+            else:
+                if entry.name not in cache:
+                    cache.clear()  # one model in memory at a time
+                    cache[entry.name] = load_model(entry, self.device, self.dtype)
+                model = cache[entry.name]
+            report.predicted += self._run_cell(model, entry, info, dataset, protocol, report)
         report.times.total = time.perf_counter() - start
         return report
 
