@@ -159,12 +159,25 @@ def plot_robustness_line(
                 note = ax.annotate(str(text), (xi, yi), fontsize=6, xytext=(3, 2), textcoords="offset points",
                                    annotation_clip=True, clip_on=True)  # fmt: skip
                 note.set_in_layout(False)  # long names must not squeeze the panel
+    return _finish_panel(ax, t.name, xlim, ylim, xlabel, ylabel, title)
+
+
+def _finish_panel(
+    ax: Axes,
+    transform: TransformName,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    xlabel: str,
+    ylabel: str,
+    title: str | None,
+) -> Axes:
+    """Limits, accuracy-labelled transformed axes, grid, axis labels, title and legend of one panel."""
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
-    set_accuracy_axes(ax, t.name)  # type: ignore[arg-type]
+    set_accuracy_axes(ax, transform)
     ax.grid(True, lw=0.4, alpha=0.5)
-    ax.set_xlabel(f"{xlabel} ({t.name} scale)")
-    ax.set_ylabel(f"{ylabel} ({t.name} scale)")
+    ax.set_xlabel(f"{xlabel} ({transform} scale)")
+    ax.set_ylabel(f"{ylabel} ({transform} scale)")
     if title:
         ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
@@ -303,16 +316,7 @@ def plot_family_lines(
         ax.fill_between([], [], [], color="0.5", alpha=0.18, lw=0, label=f"{level:.0%} bootstrap bands")
     lo, hi = min(xlim[0], ylim[0]), max(xlim[1], ylim[1])
     ax.plot([lo, hi], [lo, hi], ls="--", c="0.4", lw=1, zorder=0, label="y = x")
-    ax.set_xlim(xlim)
-    ax.set_ylim(ylim)
-    set_accuracy_axes(ax, t.name)  # type: ignore[arg-type]
-    ax.grid(True, lw=0.4, alpha=0.5)
-    ax.set_xlabel(f"{xlabel} ({t.name} scale)")
-    ax.set_ylabel(f"{ylabel} ({t.name} scale)")
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
-    return ax
+    return _finish_panel(ax, t.name, xlim, ylim, xlabel, ylabel, title)
 
 
 def plot_family_panel(

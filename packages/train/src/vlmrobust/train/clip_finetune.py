@@ -64,6 +64,7 @@ class CLIPFineTune(pl.LightningModule):
             "classification": ZeroShotClassification(templates=eval_templates),
             "mcq": MCQByPrompt(templates=eval_templates),
         }
+        self._eval_sets: list[EvalSetInfo] = []  # the DataModule's sets, read at each validation start
 
     # --- data hooks ---------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
