@@ -13,7 +13,7 @@ tensors once (the same tensors for every path), batch size 64, ``--threads`` tor
   the same model, data, class names and templates, ``amp=False``;
 - bare loop: only ``model.encode_image`` over the pre-decoded batches (no text tower, no argmax, no store).
 
-Prints medians over ``--repeats`` runs (after a warm-up of each), the ratios runner/clip_benchmark and
+Prints medians over ``--repeats`` interleaved rounds (after a warm-up round), the ratios runner/clip_benchmark and
 runner/bare loop (targets: >= 1.0 and >= 0.90), and checks both evaluators give the same top-1 accuracy.
 """
 
@@ -80,15 +80,19 @@ class OneSet:
         """Nothing to index."""
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall time of ``fn`` over ``repeats`` runs after one warm-up, and its last result."""
-    result = fn()
-    times = []
+def interleaved_medians(
+    methods: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, tuple[float, object]]:
+    """Median wall time and last result of each method over ``repeats`` rounds (each method once per round,
+    so drifting machine load hits every method alike), after one warm-up round."""
+    results = {name: fn() for name, fn in methods.items()}
+    times: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        for name, fn in methods.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), results[name]) for name in methods}
 
 
 def main() -> None:
@@ -134,9 +138,10 @@ def main() -> None:
             for start in range(0, args.images, args.batch_size):
                 scorer.model.encode_image(images[start : start + args.batch_size])
 
-    t_runner, acc_runner = median_seconds(runner, args.repeats)
-    t_cb, acc_cb = median_seconds(clip_benchmark, args.repeats)
-    t_bare, _ = median_seconds(bare, args.repeats)
+    timed = interleaved_medians(
+        {"runner": runner, "clip_benchmark": clip_benchmark, "bare": bare}, args.repeats
+    )
+    (t_runner, acc_runner), (t_cb, acc_cb), (t_bare, _) = timed.values()
     n = args.images
     print(f"{n} images, batch {args.batch_size}, {args.threads} threads, {spec} (random init), fp32 CPU")
     print(f"runner          {t_runner:7.2f} s  {n / t_runner:7.1f} img/s  top-1 {acc_runner:.4f}  "

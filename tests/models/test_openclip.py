@@ -141,3 +141,36 @@ def test_dtype_argument() -> None:
 def test_timm_is_not_a_scorer() -> None:
     with pytest.raises(ValueError, match="cannot score image-text pairs"):
         load_scorer("timm:resnet18")
+
+
+@pytest.mark.parametrize(
+    "text_kwargs",
+    [
+        {},  # CLIP: causal text tower, argmax pooling
+        {"force_custom_text": True},  # CustomTextCLIP with a causal TextTransformer (full context)
+        {"force_custom_text": True, "text_cfg": {"no_causal_mask": True, "pool_type": "last"}},  # SigLIP-like
+        {"text_cfg": {"pool_type": "eos", "eos_id": 49407}},  # CLIP pooled at the first eos token
+        {
+            "text_cfg": {"no_causal_mask": True, "pool_type": "last"}
+        },  # bidirectional CLIP tower (full context)
+    ],
+    ids=["clip", "custom-causal", "custom-bidirectional-last", "clip-eos", "clip-bidirectional-last"],
+)
+def test_encode_text_equals_open_clip_full_context(text_kwargs: dict) -> None:
+    """Dropping trailing padding (when the tower allows it) gives open_clip's own full-context features."""
+    cfg = dict(open_clip.get_model_config("vlmrobust-tiny-clip"))
+    cfg["text_cfg"] = {**cfg["text_cfg"], **text_kwargs.pop("text_cfg", {})}
+    torch.manual_seed(0)
+    custom = text_kwargs.pop("force_custom_text", False)
+    model = open_clip.model.CustomTextCLIP(**cfg) if custom else open_clip.model.CLIP(**cfg)
+    model.eval()
+    tokenizer = open_clip.get_tokenizer("vlmrobust-tiny-clip")
+    scorer = OpenClipScorer(model, tokenizer, lambda im: im, lambda im: im, TINY)
+    tokens = tokenizer(CAPTIONS)
+    assert int((tokens != 0).sum(1).max()) < tokens.shape[1]  # there is padding to drop
+    with torch.no_grad():
+        expected = model.encode_text(tokens, normalize=True)
+        torch.testing.assert_close(scorer.encode_text(CAPTIONS), expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(scorer.encode_text(tokens, normalize=False),
+                                   model.encode_text(tokens, normalize=False), rtol=0, atol=1e-5)  # fmt: skip
+        assert scorer.encode_text(tokens[:0]).shape == (0, 64)

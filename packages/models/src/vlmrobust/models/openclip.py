@@ -68,9 +68,18 @@ class OpenClipScorer(DualEncoderScorer):
         return self.model.encode_image(images.to(device=self.device, dtype=self.dtype), normalize=normalize)
 
     def encode_text(self, texts: Sequence[str] | torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        """Embed strings or token ids [T, L] into [T, D] (unit norm if ``normalize``)."""
+        """Embed strings or token ids [T, L] into [T, D] (unit norm if ``normalize``).
+
+        A causal text tower pooled at the end-of-text token never lets padding after the last text token
+        reach the pooled feature, so those columns are dropped before the forward (prompts of ~10 tokens
+        run ~7x fewer positions than the 77 of the context); other towers see the full context.
+        """
         tokens = texts if isinstance(texts, torch.Tensor) else self.tokenize(texts)
-        return self.model.encode_text(tokens.to(device=self.device, dtype=torch.long), normalize=normalize)
+        tokens = tokens.to(device=self.device, dtype=torch.long)
+        if tokens.shape[0] == 0 or not _trailing_padding_is_inert(self.model):
+            return self.model.encode_text(tokens, normalize=normalize)
+        used = int((tokens != 0).any(dim=0).nonzero().max()) + 1 if bool((tokens != 0).any()) else 1
+        return _encode_text_prefix(self.model, tokens[:, :used], normalize)
 
     def forward(self, images: torch.Tensor, tokens: torch.Tensor | Sequence[str]) -> tuple[torch.Tensor, ...]:
         """Return ``(image_features, text_features, logit_scale[, logit_bias])`` for ``ClipLoss``/``SigLipLoss``.
@@ -101,6 +110,33 @@ class OpenClipScorer(DualEncoderScorer):
         return save_state_dict_file(self.model.state_dict(), path, metadata={"vlmrobust_spec": self.spec})
 
 
+def _trailing_padding_is_inert(model: torch.nn.Module) -> bool:
+    """Whether padding after a text's last token cannot change its pooled feature and can be cut: open_clip's
+    ``CLIP`` text tower with its causal mask, pooled at the end-of-text token (``argmax``/``eos``), padding id
+    0. ``CustomTextCLIP`` towers run the full context (their mask is not cut to shorter inputs)."""
+    return (
+        getattr(model, "text", None) is None
+        and getattr(model, "attn_mask", None) is not None
+        and getattr(model, "text_pool_type", None) in ("argmax", "eos")
+    )
+
+
+def _encode_text_prefix(model: torch.nn.Module, tokens: torch.Tensor, normalize: bool) -> torch.Tensor:
+    """open_clip ``CLIP.encode_text`` of ``tokens`` [T, L'], the first L' columns of the padded context (see
+    ``_trailing_padding_is_inert``): the positional embedding and causal mask are cut to L'."""
+    from open_clip.transformer import text_global_pool
+
+    n = tokens.shape[1]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:n].to(cast_dtype)
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:n, :n]))
+    x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    projection = model.text_projection
+    if projection is not None:
+        x = projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
+    return torch.nn.functional.normalize(x, dim=-1) if normalize else x
+
+
 def build_open_clip_scorer(
     spec: ModelSpec,
     device: str | torch.device = "cpu",
@@ -120,7 +156,7 @@ def build_open_clip_scorer(
     import open_clip
     from open_clip.transform import PreprocessCfg, image_transform_v2, merge_preprocess_dict
 
-    from vlmrobust.models.architectures import register_model_configs
+    from vlmrobust.models.architectures import register_model_configs, tiny_architectures
 
     if not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating dtype, got {dtype}")
@@ -128,7 +164,8 @@ def build_open_clip_scorer(
     checkpoint, tag_cfg = _resolve_checkpoint(spec, cache_dir)
     # A seeded init runs on a forked CPU RNG so the caller's global RNG stream is left as it was.
     rng = nullcontext() if seed is None else torch.random.fork_rng(devices=[])
-    with rng, _quiet_random_init_warning(checkpoint is not None):
+    # open_clip warns of a random init: noise when weights follow, or for the tiny configs (random by design)
+    with rng, _quiet_random_init_warning(checkpoint is not None or spec.name in tiny_architectures()):
         if seed is not None:
             torch.manual_seed(seed)
         model = open_clip.create_model(
@@ -207,8 +244,16 @@ def _load_weights(
         state_dict["logit_bias"] = torch.zeros_like(
             model.logit_bias
         )  # CLIP weights into a SigLIP-style model
-    resize_pos_embed(state_dict, model)
-    resize_text_pos_embed(state_dict, model)
+    try:  # open_clip asserts when a positional embedding's width differs
+        resize_pos_embed(state_dict, model)
+        resize_text_pos_embed(state_dict, model)
+    except AssertionError as e:
+        raise ValueError(
+            f"checkpoint {source} does not fit open_clip architecture {arch!r}: {_mismatch(model, state_dict)}"
+        ) from e
+    mismatched = _mismatch(model, state_dict)
+    if mismatched:
+        raise ValueError(f"checkpoint {source} does not fit open_clip architecture {arch!r}: {mismatched}")
     try:
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
     except RuntimeError as e:  # shape mismatches
@@ -220,8 +265,20 @@ def _load_weights(
         )
 
 
+def _mismatch(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> str:
+    """``tensor <name> has shape (…) in the checkpoint, (…) in the architecture`` for the first tensors whose
+    shapes differ (``""`` when none do)."""
+    own = model.state_dict()
+    bad = [k for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    return "; ".join(
+        f"tensor {k} has shape {tuple(state_dict[k].shape)} in the checkpoint, {tuple(own[k].shape)} in the "
+        "architecture"
+        for k in bad[:3]
+    ) + (f" (and {len(bad) - 3} more)" if len(bad) > 3 else "")
+
+
 class _quiet_random_init_warning:
-    """Drop open_clip's 'initialized randomly' warning while we are about to load weights ourselves."""
+    """Drop open_clip's 'initialized randomly' warning (weights are loaded next, or random init is intended)."""
 
     def __init__(self, active: bool) -> None:
         self.active = active
