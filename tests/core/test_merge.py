@@ -209,7 +209,7 @@ def test_cli_merges_and_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureF
     out = tmp_path / "out.db"
     assert cli(["merge", str(out), str(a.path), str(b.path)]) == 0
     text = capsys.readouterr().out
-    assert f"into {out}" in text and "it holds 2 cells and 4 predictions" in text
+    assert f"into {out}" in text and "it holds 2 cells, 4 predictions and 0 runs" in text
     assert f"{b.path}: 1 cells added, 0 identical, 0 replaced; 2 predictions added" in text
     assert len(text.strip().splitlines()) == 1
 
@@ -227,3 +227,28 @@ def test_cli_refuses_a_conflict_in_one_line(tmp_path: Path, capsys: pytest.Captu
     assert cli(["merge", str(out), str(a.path), "--on-conflict", "oldest"]) == 2
     assert "invalid choice" in capsys.readouterr().err
     assert os.path.exists(out)
+
+
+def test_runs_recorded_on_several_hosts_merge_once_and_conflicting_configs_are_refused(
+    tmp_path: Path,
+) -> None:
+    from vlmrobust.core.runs import run_key
+
+    config = {"model": {"lr": 0.1}, "seed_everything": 0}
+    key = run_key("fit", config)
+    a, b = ResultsStore(tmp_path / "host0.db"), ResultsStore(tmp_path / "host1.db")
+    a.put_run(key, "fit", config)
+    time.sleep(0.01)  # another created_at
+    b.put_run(key, "fit", config)
+    other = {"model": {"lr": 0.2}, "seed_everything": 0}
+    b.put_run(run_key("fit", other), "fit", other)
+    report = merge_stores(tmp_path / "all.db", [a.path, b.path])
+    merged = ResultsStore(tmp_path / "all.db").runs()
+    assert merged["run"].tolist() == [key, run_key("fit", other)]
+    assert merged["created_at"].iloc[0] == a.runs()["created_at"].iloc[0]  # the first source's row kept
+    assert (report.inputs[1].runs.identical, report.inputs[1].runs.added, report.runs) == (1, 1, 2)
+    with sqlite3.connect(b.path) as conn:  # the same key with another config
+        conn.execute('UPDATE runs SET config = \'{"model": {"lr": 9}}\' WHERE run = ?', (key,))
+    with pytest.raises(MergeConflictError, match=f"run run={key!r}"):
+        merge_stores(tmp_path / "refused.db", [a.path, b.path])
+    assert not (tmp_path / "refused.db").exists()

@@ -183,7 +183,7 @@ def test_version_1_file_is_upgraded_on_write_and_refused_before(tmp_path: Path) 
     with sqlite3.connect(path) as conn:
         conn.executescript(_V1_SCHEMA)
     store = ResultsStore(path)
-    with pytest.raises(StoreError, match=r"old\.db has schema version 1; this vlmrobust reads version 2"):
+    with pytest.raises(StoreError, match=r"old\.db has schema version 1; this vlmrobust reads versions 2-3"):
         store.predictions()
     store.put(predictions=_preds("r", ["s1"]))  # a write upgrades in place, keeping the old row
     assert store.schema_version() == SCHEMA_VERSION

@@ -70,6 +70,6 @@ def test_vlmrobust_list_evalsets(capsys):
 def test_vlmrobust_list_unknown_listing(capsys):
     assert vlmrobust(["list", "evalset"]) == 2
     assert (
-        "cannot list 'evalset'. Did you mean 'evalsets'? Valid listings: evalsets, models."
+        "cannot list 'evalset'. Did you mean 'evalsets'? Valid listings: evalsets, models, runs."
         in capsys.readouterr().err
     )

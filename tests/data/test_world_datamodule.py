@@ -109,7 +109,25 @@ def test_workers_give_the_same_batches():
 def test_preview_grid(tmp_path):
     path = save_grid(tmp_path / "grid.png", per_domain=3, scale=2)
     img = Image.open(path)
-    assert img.mode == "RGB" and img.size[1] == 7 * (64 + 2)  # six domains and the scenes row
+    assert img.mode == "RGB" and img.size[1] == 14 + 7 * (64 + 2)  # class-name header, six domains, scenes
+
+
+def test_preview_shows_every_class_with_its_name_and_has_a_help(tmp_path, capsys):
+    import numpy as np
+
+    from vlmrobust.data.world.classes import CLASS_NAMES
+    from vlmrobust.data.world.preview import main
+
+    img = np.asarray(Image.open(save_grid(tmp_path / "all.png", scale=3)).convert("L"))
+    assert img.shape[1] == 90 + len(CLASS_NAMES) * (96 + 2)  # one column per class
+    for c in range(len(CLASS_NAMES)):  # every column has its name written in the header
+        x = 90 + c * 98
+        assert (img[:14, x : x + 96] < 128).any(), CLASS_NAMES[c]
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0 and "usage: python -m vlmrobust.data.world.preview" in capsys.readouterr().out
+    assert main([str(tmp_path / "cli.png"), "--image-size", "16", "--no-scenes"]) == 0
+    assert Image.open(tmp_path / "cli.png").size[1] == 14 + 6 * (48 + 2)
 
 
 def test_mcq_mode_items_and_eval_sets():

@@ -129,3 +129,30 @@ def test_family_panel_one_colour_per_family_with_bands_and_diagonal(tmp_path: Pa
 def test_plot_family_lines_needs_a_family() -> None:
     with pytest.raises(ValueError, match="at least one family"):
         plot_family_lines(Figure().add_subplot(), [])
+
+
+def _legend(ax) -> list[str]:  # type: ignore[no-untyped-def]
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_chance_level_is_marked_and_y_equals_x_is_listed_only_in_view() -> None:
+    line = fit_line(ID, OOD, "probit", units="percent")
+    fig = Figure()
+    ax = fig.add_subplot()
+    plot_robustness_line(ax, ID, OOD, line, chance=0.6)  # 60 %: inside both axes' ranges
+    assert "chance (60%)" in _legend(ax) and "y = x" in _legend(ax)
+    c = norm.ppf(0.6)
+    flat = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":" and len(ln.get_xdata())]
+    assert any(np.allclose(ln.get_ydata(), [c, c]) for ln in flat)  # horizontal at probit(60 %)
+    assert any(np.allclose(ln.get_xdata(), [c, c]) for ln in flat)  # vertical at probit(60 %)
+
+    far_ood = OOD - 40.0  # 5 %–28 %: the diagonal never crosses the panel
+    ax2 = Figure().add_subplot()
+    plot_robustness_line(ax2, ID, far_ood, fit_line(ID, far_ood, "probit", units="percent"), chance=0.001)
+    labels = _legend(ax2)
+    assert "y = x" not in labels and "chance (0.1%), off the axes" in labels
+    from vlmrobust.eval.plots import FamilyPoints
+
+    ax3 = Figure().add_subplot()
+    plot_family_lines(ax3, [FamilyPoints("clip", ID, OOD, line)], chance=1 / 18)
+    assert "chance (5.556%), off the axes" in _legend(ax3)  # 5.6 % lies below these 45–80 % axes

@@ -35,16 +35,44 @@ def test_list_models_registry(tmp_path) -> None:
 
 def test_list_main_filter(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     assert list_main(["models", "--filter", "TINY-CLIP"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["open_clip:vlmrobust-tiny-clip"]
+    assert capsys.readouterr().out.splitlines() == ["# open_clip (1)", "open_clip:vlmrobust-tiny-clip"]
     assert list_main(["models", "--backend", "hf", "--cache-dir", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert captured.out == "" and "no hf models match" in captured.err
     assert list_main(["models", "--backend", "hf", "--cache-dir", _fake_hf_cache(tmp_path / "hub")]) == 0
-    assert capsys.readouterr().out.splitlines() == ["hf:org/tiny-vlm"]
+    assert capsys.readouterr().out.splitlines() == ["# hf (1)", "hf:org/tiny-vlm"]
+
+
+def test_available_lists_only_what_loads_offline(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from open_clip.pretrained import get_pretrained_cfg
+
+    repo_id = get_pretrained_cfg("ViT-B-32", "openai")["hf_hub"].rstrip("/")
+    commit = "1" * 40
+    repo = tmp_path / "hub" / f"models--{repo_id.replace('/', '--')}"
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "open_clip_model.safetensors").write_bytes(b"")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    specs = list_models("open_clip", cache_dir=tmp_path / "hub", available=True)
+    cached = [s for s in specs if "@" in s]
+    assert specs[:2] == ["open_clip:vlmrobust-tiny-clip", "open_clip:vlmrobust-tiny-sigmoid-clip"]
+    assert "open_clip:ViT-B-32@openai" in cached and "open_clip:ViT-B-32" not in specs  # no random-init archs
+    assert all(
+        get_pretrained_cfg(*s.removeprefix("open_clip:").split("@"))["hf_hub"].rstrip("/") == repo_id
+        for s in cached
+    )
+    assert list_models("timm", cache_dir=tmp_path / "hub", available=True) == [
+        f"timm:{repo_id.removeprefix('timm/')}"
+    ]
+    assert (
+        list_main(["models", "--available", "--backend", "open_clip", "--cache-dir", str(tmp_path / "hub")])
+        == 0
+    )
+    assert capsys.readouterr().out.splitlines()[0] == f"# open_clip ({len(specs)})"
 
 
 def test_vlmrobust_list_models_through_dispatcher(capsys: pytest.CaptureFixture[str]) -> None:
     """The `vlmrobust` console script finds `list` through the installed entry point."""
     assert cli.main(["list", "models", "--filter", "vlmrobust-tiny"]) == 0
-    expected = ["open_clip:vlmrobust-tiny-clip", "open_clip:vlmrobust-tiny-sigmoid-clip"]
+    expected = ["# open_clip (2)", "open_clip:vlmrobust-tiny-clip", "open_clip:vlmrobust-tiny-sigmoid-clip"]
     assert capsys.readouterr().out.splitlines() == expected

@@ -37,7 +37,14 @@ def test_quickstart_end_to_end_and_resume(tmp_path, capsys):
     lines = json.loads((out / "lines.json").read_text())
     assert set(lines) == {"world/sketch", "world/pose"} and all(v["n"] == 3 for v in lines.values())
 
-    all_cells = ResultsStore(out / "results.db").cells()
+    store = ResultsStore(out / "results.db")
+    runs_table = store.runs()
+    names = dict(zip(runs_table["run"], runs_table["name"], strict=True))  # run key -> name
+    assert sorted(names.values()) == list(RUNS)
+    assert all(key.startswith(f"{name}-") and len(key) == len(name) + 11 for key, name in names.items())
+    assert runs_table["config"].iloc[0]["lr"] == quickstart.QuickstartConfig.lr
+    all_cells = store.cells()
+    all_cells["run"] = all_cells["run"].map(names)
     assert set(all_cells["metric"]) == {"top1", "top5", "per_class_mean"}
     assert set(all_cells["protocol"]) == {"zeroshot/dataset"}
     cells = all_cells[all_cells["metric"] == "top1"]
@@ -47,7 +54,8 @@ def test_quickstart_end_to_end_and_resume(tmp_path, capsys):
     for row in er.itertuples():
         assert row.id_acc == pytest.approx(stored[(row.model, "world/id")], abs=1e-12)
         assert row.ood_acc == pytest.approx(stored[(row.model, row.ood)], abs=1e-12)
-    preds = ResultsStore(out / "results.db").predictions(run="tinyclip-n32-s0", eval_set="world/pose")
+    key0 = next(k for k, n in names.items() if n == "tinyclip-n32-s0")
+    preds = store.predictions(run=key0, eval_set="world/pose")
     assert len(preds) == 48 and preds["correct"].mean() == pytest.approx(
         stored[("tinyclip-n32-s0", "world/pose")]
     )
@@ -67,10 +75,28 @@ def test_quickstart_end_to_end_and_resume(tmp_path, capsys):
         assert any(abs(a - acc) < 1e-6 and abs(p - norm.ppf(acc)) < 1e-5 for a, p in logged.items())
 
     capsys.readouterr()
-    assert quickstart.main(argv) == 0  # resume: every run already in results.db
+    assert quickstart.main(argv) == 0  # resume: every run already in results.db with the same settings
     printed = capsys.readouterr().out
-    assert printed.count("already in results.db, skipped") == 3
+    assert printed.count("already in results.db with these settings, reused") == 3
     assert len(sorted(Path(out / "wandb").glob("offline-run-*"))) == 3
+
+    # changing a setting trains new runs and reports them, not the stored step-12 numbers
+    changed = [*argv, "--seeds", "0", "1", "--max-steps", "6", "--lr", "0.05"]  # later flags win
+    assert quickstart.main(changed) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("settings differ from the stored run in") == 2
+    assert "lr (0.002 -> 0.05)" in printed and "max_steps (12 -> 6)" in printed
+    assert "reused" not in printed
+    new = store.runs()
+    assert len(new) == 5 and set(new["name"]) == set(RUNS)
+    new_keys = set(new["run"]) - set(names)
+    er = pd.read_csv(out / "effective_robustness.csv")
+    assert set(er["model"]) == {"tinyclip-n32-s0", "tinyclip-n32-s1"}
+    fresh = store.cells(metric="top1", run=sorted(new_keys)).set_index(["run", "eval_set"])["value"]
+    assert set(store.cells(run=sorted(new_keys))["step"]) == {6}
+    for row in er.itertuples():
+        key = next(k for k in new_keys if k.startswith(f"{row.model}-"))
+        assert row.id_acc == pytest.approx(fresh[(key, "world/id")], abs=1e-12)
 
 
 def test_quickstart_needs_two_runs(tmp_path, capsys):

@@ -5,10 +5,11 @@ WAL does not work over network filesystems, so each job writes its own store on 
 exist; it is then the first of the merged sources, followed by the inputs in the order given.
 
 Rows are compared under the store keys (:data:`~vlmrobust.core.store.CELL_KEY` for cells,
-:data:`~vlmrobust.core.store.PREDICTION_KEY` for predictions). A key held by one source only is
-added; the same row in several sources (cells: equal value, n, extra, whatever ``updated_at``;
-predictions: equal label, pred, correct, score, extra) is merged silently; different rows under one
-key are a conflict:
+:data:`~vlmrobust.core.store.PREDICTION_KEY` for predictions, the run key for runs). A key held by one
+source only is added; the same row in several sources (cells: equal value, n, extra, whatever
+``updated_at``; predictions: equal label, pred, correct, score, extra; runs: equal name and config,
+whatever ``created_at``, the first source's kept) is merged silently; different rows under one key are a
+conflict:
 
 * ``on_conflict="refuse"`` (default): nothing at all is written and a :class:`MergeConflictError`
   names the first conflicting keys and the two files that hold them;
@@ -35,10 +36,12 @@ from typing import Any, Literal, get_args
 from vlmrobust.core.store import (
     _UPSERT_CELL,
     _UPSERT_PREDICTION,
+    _UPSERT_RUN,
     CELL_COLUMNS,
     CELL_KEY,
     PREDICTION_COLUMNS,
     PREDICTION_KEY,
+    RUN_COLUMNS,
     ResultsStore,
     StoreError,
 )
@@ -50,8 +53,9 @@ LISTED = 3  # conflicting keys named in a MergeConflictError message
 _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "cells": (CELL_KEY, CELL_COLUMNS),
     "predictions": (PREDICTION_KEY, PREDICTION_COLUMNS),
+    "runs": (RUN_COLUMNS[:1], RUN_COLUMNS),
 }
-_UPSERTS = {"cells": _UPSERT_CELL, "predictions": _UPSERT_PREDICTION}
+_UPSERTS = {"cells": _UPSERT_CELL, "predictions": _UPSERT_PREDICTION, "runs": _UPSERT_RUN}
 _UPDATED_AT = CELL_COLUMNS.index("updated_at") - len(CELL_KEY)  # position of updated_at in a cell's payload
 
 Row = tuple[Any, ...]
@@ -78,6 +82,7 @@ class InputCounts:
     path: Path  # the input file
     cells: TableCounts = field(default_factory=TableCounts)  # its cells
     predictions: TableCounts = field(default_factory=TableCounts)  # its per-sample predictions
+    runs: TableCounts = field(default_factory=TableCounts)  # its recorded runs
 
 
 @dataclass
@@ -90,6 +95,7 @@ class MergeReport:
     skipped: list[Path]  # inputs left out: ``out`` itself or repeats of an earlier input
     cells: int = 0  # cells in ``out`` after the merge
     predictions: int = 0  # predictions in ``out`` after the merge
+    runs: int = 0  # recorded runs in ``out`` after the merge
 
     def summary(self) -> str:
         """One paragraph: totals, then per-input counts."""
@@ -106,7 +112,7 @@ class MergeReport:
         )
         return (
             f"Merged {len(self.inputs)} store(s) into {self.out} (on conflict: {self.on_conflict}): "
-            f"it holds {self.cells} cells and {self.predictions} predictions. "
+            f"it holds {self.cells} cells, {self.predictions} predictions and {self.runs} runs. "
             + "".join(f"{part}. " for part in parts)
             + skipped
         ).rstrip()
@@ -114,14 +120,14 @@ class MergeReport:
 
 def _key_text(table: str, key: Row) -> str:
     names = _TABLES[table][0]
-    return ("cell " if table == "cells" else "prediction ") + " ".join(
-        f"{n}={v!r}" for n, v in zip(names, key, strict=True)
-    )
+    return f"{table[:-1]} " + " ".join(f"{n}={v!r}" for n, v in zip(names, key, strict=True))
 
 
 def _read(conn: sqlite3.Connection, table: str) -> Iterator[tuple[Row, Row]]:
     """``(key, payload)`` for every row of ``table``."""
     key, columns = _TABLES[table]
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone():
+        return  # a version-2 store has no runs table
     for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table}"):
         yield row[: len(key)], row[len(key) :]
 
@@ -129,6 +135,8 @@ def _read(conn: sqlite3.Connection, table: str) -> Iterator[tuple[Row, Row]]:
 def _same(table: str, a: Row, b: Row) -> bool:
     if table == "cells":  # ignore updated_at
         return a[:_UPDATED_AT] + a[_UPDATED_AT + 1 :] == b[:_UPDATED_AT] + b[_UPDATED_AT + 1 :]
+    if table == "runs":  # ignore created_at (last)
+        return a[:-1] == b[:-1]
     return a == b
 
 

@@ -1,16 +1,19 @@
 """SQLite results store: one file per output dir, safe for several concurrent writer processes.
 
-Two tables:
+Three tables:
 
 * ``cells``: one number per (run, model, eval_set, protocol, metric, step), with the sample
   count ``n`` and free-form JSON ``extra``.
 * ``predictions``: one row per (run, model, eval_set, protocol, step, sample_id) with label,
   prediction, correctness, an optional score and free-form JSON ``extra`` (option scores, the raw
   generation of a VLM, the parse status of its answer, top-5 classes ...).
+* ``runs``: one row per run key (``vlmrobust.core.runs``): its name, config hash and the identity config
+  that produced it, so a key is reused only for an identical config and ``vlmrobust list runs`` shows it.
 
 The file is created (with its parent directory) on the first write, in WAL mode with a busy
 timeout, and its schema version is kept in ``PRAGMA user_version``. A version-1 file (no ``extra``
-column on predictions) is upgraded in place on the first write; a file of a newer version, or a SQLite
+column on predictions) or version-2 file (no ``runs`` table) is upgraded in place on the first write (a
+version-2 file is also read as is, with no runs); a file of a newer version, or a SQLite
 file that is not a results store, is refused with a message naming it. Every :meth:`ResultsStore.put`
 is one ``BEGIN IMMEDIATE`` transaction of idempotent upserts: re-writing a key replaces the row,
 and a failure part-way rolls the whole call back, leaving earlier rows intact.
@@ -33,12 +36,15 @@ import pandas as pd
 from vlmrobust.core.suggest import did_you_mean
 
 #: Version of the on-disk schema, stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Oldest schema version read without an upgrade (2 lacks only the ``runs`` table).
+READABLE_FROM = 2
 
 CELL_KEY: tuple[str, ...] = ("run", "model", "eval_set", "protocol", "metric", "step")
 CELL_COLUMNS: tuple[str, ...] = (*CELL_KEY, "value", "n", "extra", "updated_at")
 PREDICTION_KEY: tuple[str, ...] = ("run", "model", "eval_set", "protocol", "step", "sample_id")
 PREDICTION_COLUMNS: tuple[str, ...] = (*PREDICTION_KEY, "label", "pred", "correct", "score", "extra")
+RUN_COLUMNS: tuple[str, ...] = ("run", "name", "config_hash", "config", "created_at")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
@@ -68,6 +74,13 @@ CREATE TABLE IF NOT EXISTS predictions (
     extra TEXT,
     PRIMARY KEY (run, model, eval_set, protocol, step, sample_id)
 );
+CREATE TABLE IF NOT EXISTS runs (
+    run TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 """
 
 _UPSERT_CELL = f"""
@@ -81,8 +94,17 @@ ON CONFLICT ({", ".join(PREDICTION_KEY)}) DO UPDATE SET
     label = excluded.label, pred = excluded.pred, correct = excluded.correct, score = excluded.score,
     extra = excluded.extra
 """
+_UPSERT_RUN = f"""
+INSERT INTO runs ({", ".join(RUN_COLUMNS)}) VALUES ({", ".join("?" * len(RUN_COLUMNS))})
+ON CONFLICT (run) DO UPDATE SET
+    name = excluded.name, config_hash = excluded.config_hash, config = excluded.config
+"""
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE predictions ADD COLUMN extra TEXT",),  # 1 -> 2: per-sample JSON details
+    2: (  # 2 -> 3: the identity config of every run key
+        "CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, name TEXT NOT NULL, config_hash TEXT NOT NULL, "
+        "config TEXT NOT NULL, created_at TEXT NOT NULL)",
+    ),
 }
 
 
@@ -251,12 +273,13 @@ class ResultsStore:
                     "version; it is not a results store (give another path)"
                 )
             return False
-        if version != SCHEMA_VERSION:
+        if not READABLE_FROM <= version <= SCHEMA_VERSION:
             action = (
                 "upgrade vlmrobust-core" if version > SCHEMA_VERSION else "write to it once to upgrade it"
             )
             raise StoreError(
-                f"{self.path} has schema version {version}; this vlmrobust reads version {SCHEMA_VERSION} "
+                f"{self.path} has schema version {version}; this vlmrobust reads versions {READABLE_FROM}-"
+                f"{SCHEMA_VERSION} "
                 f"({action})"
             )
         return True
@@ -308,6 +331,51 @@ class ResultsStore:
             conn.executemany(_UPSERT_CELL, (c.row(stamp) for c in cells))
             conn.executemany(_UPSERT_PREDICTION, pred_rows)
 
+    def put_run(self, run: str, name: str, config: Mapping[str, Any]) -> bool:
+        """Record the identity config of run key ``run`` (once); return whether it was new.
+
+        Args:
+            run: the run key, ``vlmrobust.core.runs.run_key(name, config)``.
+            name: the run's name (the key without its hash).
+            config: the resolved config; its identity part (``vlmrobust.core.runs.identity_config``) is kept.
+
+        Raises:
+            StoreError: ``run`` is not ``run_key(name, config)``, or the key is stored with another config.
+        """
+        from vlmrobust.core.runs import config_diff, config_hash, describe_diff, identity_config, run_key
+
+        if run != run_key(name, config):
+            raise StoreError(
+                f"run key {run!r} is not the key of name {name!r} and its config ({run_key(name, config)!r})"
+            )
+        identity = identity_config(config)
+        blob = json.dumps(identity, sort_keys=True)
+        with self._write() as conn:
+            stored = conn.execute("SELECT config FROM runs WHERE run = ?", (run,)).fetchone()
+            if stored is None:
+                conn.execute(
+                    "INSERT INTO runs (run, name, config_hash, config, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (run, name, config_hash(config), blob, _now()),
+                )
+                return True
+        old = json.loads(stored[0])
+        if old != identity:
+            raise StoreError(
+                f"{self.path}: run {run!r} is stored with another config (hash collision?): "
+                f"{describe_diff(config_diff(old, identity))}"
+            )
+        return False
+
+    def runs(self, **filters: Any) -> pd.DataFrame:
+        """Recorded runs with ``RUN_COLUMNS`` (``config`` decoded), oldest first; empty for a version-2 file.
+
+        Args:
+            **filters: column = value (or a list of values), e.g. ``name="quickstart-fit"``.
+        """
+        df = self._read("runs", RUN_COLUMNS, filters, "created_at, run")
+        df["config"] = [json.loads(c) for c in df["config"]]
+        return df
+
     @staticmethod
     def _prediction_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
         required = ("run", "model", "eval_set", "sample_id", "label", "pred")
@@ -344,7 +412,7 @@ class ResultsStore:
     def _read(
         self, table: str, columns: tuple[str, ...], filters: dict[str, Any], order: str
     ) -> pd.DataFrame:
-        valid = CELL_COLUMNS if table == "cells" else PREDICTION_COLUMNS
+        valid = {"cells": CELL_COLUMNS, "predictions": PREDICTION_COLUMNS, "runs": RUN_COLUMNS}[table]
         where, params = _where(filters, valid, table)
         if not self.exists:
             return pd.DataFrame({c: [] for c in columns})

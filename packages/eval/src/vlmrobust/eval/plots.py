@@ -17,7 +17,7 @@ Public API, reusable by other commands:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 from vlmrobust.core.atomic import atomic_write
 from vlmrobust.core.linefit import Band, LineFit, bootstrap_band, units_scale
 from vlmrobust.core.robustness import FamilyReport, RobustnessReport
-from vlmrobust.core.transforms import TransformName, get_transform
+from vlmrobust.core.transforms import Transform, TransformName, get_transform
 
 # Accuracy (%) tick candidates for probit/logit axes, in tiers of decreasing importance; whole tiers
 # are added while the axis has room, so labels stay symmetric around 50 % and never crowd.
@@ -109,8 +109,9 @@ def plot_robustness_line(
     ood_ci: tuple[ArrayLike, ArrayLike] | None = None,
     xlabel: str = "ID accuracy",
     ylabel: str = "OOD accuracy",
+    chance: float | None = None,
 ) -> Axes:
-    """Draw models, the fitted line, its band and y = x in the transformed plane.
+    """Draw models, the fitted line, its band, y = x and the chance level in the transformed plane.
 
     Args:
         ax: axes to draw on.
@@ -126,6 +127,7 @@ def plot_robustness_line(
         ood_ci: optional ``(low, high)`` per-point intervals of OOD accuracy, in ``line.units``.
         xlabel: x-axis label.
         ylabel: y-axis label.
+        chance: chance accuracy (a fraction, e.g. 1/classes), marked on both axes (``None``: not known).
     """
     t = get_transform(transform or line.transform)
     scale = units_scale(line.units)
@@ -151,8 +153,7 @@ def plot_robustness_line(
         bx = t.forward(np.asarray(band.grid) / scale)
         ax.fill_between(bx, t.forward(band.lower / scale), t.forward(band.upper / scale), color=LINE_COLOR,
                         alpha=0.2, lw=0, zorder=1, label=f"{band.level:.0%} bootstrap band")  # fmt: skip
-    lo, hi = min(xlim[0], ylim[0]), max(xlim[1], ylim[1])
-    ax.plot([lo, hi], [lo, hi], ls="--", c="0.4", lw=1, zorder=0, label="y = x")
+    _reference_lines(ax, t, xlim, ylim, chance)
     if labels is not None:
         for xi, yi, text in zip(x, y, labels, strict=True):
             if text:
@@ -160,6 +161,27 @@ def plot_robustness_line(
                                    annotation_clip=True, clip_on=True)  # fmt: skip
                 note.set_in_layout(False)  # long names must not squeeze the panel
     return _finish_panel(ax, t.name, xlim, ylim, xlabel, ylabel, title)
+
+
+def _reference_lines(
+    ax: Axes, t: Transform, xlim: tuple[float, float], ylim: tuple[float, float], chance: float | None
+) -> None:
+    """y = x (in the legend only when it crosses the panel) and the chance level on both axes (named in the
+    legend, with "off the axes" when it lies outside them)."""
+    lo, hi = max(xlim[0], ylim[0]), min(xlim[1], ylim[1])
+    if lo < hi:
+        ax.plot([lo, hi], [lo, hi], ls="--", c="0.4", lw=1, zorder=0, label="y = x")
+    if chance is None or not 0 < chance < 1:
+        return
+    c = float(t.forward(np.asarray(chance)))
+    visible = xlim[0] <= c <= xlim[1] or ylim[0] <= c <= ylim[1]
+    label = f"chance ({_fmt_percent(round(100 * chance, 3))})" + ("" if visible else ", off the axes")
+    style = {"ls": ":", "c": "0.55", "lw": 1, "zorder": 0}
+    if ylim[0] <= c <= ylim[1]:
+        ax.axhline(c, **style)
+    if xlim[0] <= c <= xlim[1]:
+        ax.axvline(c, **style)
+    ax.plot([], [], **style, label=label)  # the legend entry, whether or not the lines are in view
 
 
 def _finish_panel(
@@ -218,9 +240,15 @@ def _short(label: str, fallback: str, limit: int = 32) -> str:
 
 
 def plot_report_panel(
-    ax: Axes, report: RobustnessReport, ood: str, n_boot: int = 1000, seed: int = 0, annotate: bool = False
+    ax: Axes,
+    report: RobustnessReport,
+    ood: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+    annotate: bool = False,
+    chance: float | None = None,
 ) -> Axes:
-    """One panel of ``report`` for ``ood``: points, line, bootstrap band, CIs where known."""
+    """One panel of ``report`` for ``ood``: points, line, bootstrap band, CIs where known, chance level."""
     pts = report.points(ood)
     has_ci = pts["ood_ci_low"].notna().any() or pts["id_ci_low"].notna().any()
     labels = (
@@ -239,6 +267,7 @@ def plot_report_panel(
         ood_ci=(pts["ood_ci_low"], pts["ood_ci_high"]) if has_ci else None,
         xlabel=_short(f"{report.id_col} accuracy", "ID accuracy"),
         ylabel=_short(f"{ood} accuracy", "OOD accuracy"),
+        chance=chance,
     )
 
 
@@ -264,8 +293,9 @@ def plot_family_lines(
     title: str | None = None,
     xlabel: str = "ID accuracy",
     ylabel: str = "OOD accuracy",
+    chance: float | None = None,
 ) -> Axes:
-    """Draw several families, each with its points, line and band in its own colour, plus y = x.
+    """Draw several families, each with its points, line and band in its own colour, plus y = x and chance.
 
     Every family's line spans the whole panel; its band spans its own points' range.
 
@@ -278,6 +308,7 @@ def plot_family_lines(
         title: panel title.
         xlabel: x-axis label.
         ylabel: y-axis label.
+        chance: chance accuracy (a fraction), marked on both axes (``None``: not known).
     """
     if not families:
         raise ValueError("plot_family_lines needs at least one family")
@@ -314,13 +345,18 @@ def plot_family_lines(
     if any(f.band is not None for f in families):
         level = next(f.band.level for f in families if f.band is not None)
         ax.fill_between([], [], [], color="0.5", alpha=0.18, lw=0, label=f"{level:.0%} bootstrap bands")
-    lo, hi = min(xlim[0], ylim[0]), max(xlim[1], ylim[1])
-    ax.plot([lo, hi], [lo, hi], ls="--", c="0.4", lw=1, zorder=0, label="y = x")
+    _reference_lines(ax, t, xlim, ylim, chance)
     return _finish_panel(ax, t.name, xlim, ylim, xlabel, ylabel, title)
 
 
 def plot_family_panel(
-    ax: Axes, report: FamilyReport, ood: str, n_boot: int = 1000, seed: int = 0, annotate: bool = False
+    ax: Axes,
+    report: FamilyReport,
+    ood: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+    annotate: bool = False,
+    chance: float | None = None,
 ) -> Axes:
     """One panel of ``report`` for ``ood``: every family's points, line and band, unmatched models grey.
 
@@ -344,6 +380,7 @@ def plot_family_panel(
         title=ood,
         xlabel=_short(f"{ref.id_col} accuracy", "ID accuracy"),
         ylabel=_short(f"{ood} accuracy", "OOD accuracy"),
+        chance=chance,
     )
 
 
@@ -354,6 +391,7 @@ def plot_robustness_grid(
     seed: int = 0,
     ncols: int = 3,
     annotate: bool = False,
+    chance: Mapping[str, float] | None = None,
 ) -> Path:
     """Write one PNG with a panel per OOD column of ``report`` (e.g. ``robustness_lines.png``).
 
@@ -364,6 +402,7 @@ def plot_robustness_grid(
         seed: bootstrap seed.
         ncols: panels per row.
         annotate: label the non-baseline points with their model names.
+        chance: chance accuracy per OOD column (and the ID column), marked on its panel.
     """
     oods = list(report.lines)
     ncols = max(1, min(ncols, len(oods)))
@@ -371,7 +410,8 @@ def plot_robustness_grid(
     fig = Figure(figsize=(4.6 * ncols, 4.3 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False)  # (nrows, ncols) array of Axes
     for ax, ood in zip(axes.ravel(), oods, strict=False):
-        plot_report_panel(ax, report, ood, n_boot=n_boot, seed=seed, annotate=annotate)
+        plot_report_panel(ax, report, ood, n_boot=n_boot, seed=seed, annotate=annotate,
+                          chance=(chance or {}).get(ood))  # fmt: skip
     for ax in axes.ravel()[len(oods) :]:
         ax.set_visible(False)
     fig.tight_layout()

@@ -9,24 +9,37 @@ duplicated (by dataset index), reduces them with the protocol's own ``metrics`` 
 the numbers equal what ``vlmrobust eval`` stores for the same model, logs them, logs a W&B Table and
 scatter chart of the pairs, and writes the cells (under the protocol's key) and per-sample predictions to
 the SQLite results store in one transaction.
+
+Cells are stored under the run key ``<run_name>-<config hash>`` (``vlmrobust.core.runs``): the config is
+the resolved LightningCLI config that ``vlmrobust fit``/``validate``/``test`` binds (``bind_config``), or,
+for a ``Trainer`` built in Python, the module's and DataModule's hyperparameters, the trainer settings that
+change results and the global seed. The store records it at ``setup``, so a changed flag writes a new run
+(or, with ``on_config_change="refuse"``, stops before training, naming the keys that differ).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import pandas as pd
 
 from vlmrobust.core.effective import effective_robustness
 from vlmrobust.core.linefit import LineFit
+from vlmrobust.core.runs import config_diff, describe_diff, run_key, sweep_trial
 from vlmrobust.core.store import Cell, ResultsStore
 from vlmrobust.core.transforms import transform_accuracy
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.eval.distributed import Ranks
 from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, MetricValue
+
+log = logging.getLogger(__name__)
 
 
 class RobustnessCallback(pl.Callback):
@@ -34,13 +47,18 @@ class RobustnessCallback(pl.Callback):
 
     Args:
         results_db: SQLite results store to write cells and per-sample predictions to; ``None`` disables.
-        run_name: run key in the results store; defaults to the first logger's name/version.
+        run_name: run name in the results store (the key adds the config hash); defaults to the first
+            logger's name/version.
         baseline_lines: a ``lines.json`` written by ``vlmrobust line`` (keys = OOD eval-set names); when
             given, ``robustness/<shift>/eff_robustness`` is logged for every shift it has a line for (a line
             fitted on another ID set than the shift's is refused).
         transform: accuracy transform of the logged plane coordinates.
         store_predictions: also store one row per sample.
         log_table: log a W&B Table and scatter chart of the pairs when a W&B logger is attached.
+        on_config_change: when the store holds a run of this name with another config: write this one
+            under its own key (``new``) or stop before training, naming the keys that differ (``refuse``).
+        print_table: print the accuracies of the last evaluation once (rank 0) when ``fit``, ``validate`` or
+            ``test`` ends.
     """
 
     def __init__(
@@ -51,9 +69,16 @@ class RobustnessCallback(pl.Callback):
         transform: str = "probit",
         store_predictions: bool = True,
         log_table: bool = True,
+        on_config_change: Literal["new", "refuse"] = "new",
+        print_table: bool = True,
     ) -> None:
         self.results_db = results_db
         self.run_name = run_name
+        self.on_config_change = on_config_change
+        self.print_table = print_table
+        self._last: tuple[int, list[tuple[str, str]]] | None = None  # (step, [(eval set, protocol key)])
+        self.run_config: dict[str, Any] | None = None
+        self.run: str | None = None  # the run key, set in setup
         self.baseline = _load_lines(baseline_lines) if baseline_lines else {}
         self.transform = transform
         self.store_predictions = store_predictions
@@ -61,6 +86,28 @@ class RobustnessCallback(pl.Callback):
         self._rows: dict[int, list[dict[str, Any]]] = {}
         self._table_rows: list[list[Any]] = []
         self.last_results: dict[str, dict[str, MetricValue]] = {}
+
+    # --- run identity -----------------------------------------------------------------------------
+    def bind_config(self, config: Mapping[str, Any]) -> None:
+        """Identify the run by this resolved config (``vlmrobust fit`` binds its LightningCLI config)."""
+        self.run_config = dict(config)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.results_db is None:
+            return
+        config = self.run_config if self.run_config is not None else derived_config(trainer, pl_module)
+        config = {**config, **sweep_trial()}
+        name = self.run_name or _default_run_name(trainer)
+        key = run_key(name, config)
+        problem = None
+        if trainer.is_global_zero:
+            problem = _record_run(ResultsStore(self.results_db), key, name, config, self.on_config_change)
+        problem = trainer.strategy.broadcast(problem, src=0)
+        if problem is not None:
+            raise ValueError(problem)
+        self.run = key
+        if trainer.is_global_zero:
+            _name_wandb_runs(trainer, key)
 
     # --- collection -------------------------------------------------------------------------------
     def _reset(self) -> None:
@@ -103,6 +150,23 @@ class RobustnessCallback(pl.Callback):
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._finish(trainer, pl_module, trainer.test_dataloaders)
 
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._print(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn == "validate":
+            self._print(trainer)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._print(trainer)
+
+    def _print(self, trainer: pl.Trainer) -> None:
+        if not self.print_table or not trainer.is_global_zero or self._last is None:
+            return
+        step, sets = self._last
+        where = f" in {self.results_db} as run {self.run}" if self.results_db else ""
+        print(accuracy_table(self.last_results, sets, title=f"Accuracies at step {step}{where}:"))
+
     # --- reduction --------------------------------------------------------------------------------
     def _finish(self, trainer: pl.Trainer, pl_module: pl.LightningModule, dataloaders: Any) -> None:
         eval_sets = _eval_sets(trainer)
@@ -122,6 +186,10 @@ class RobustnessCallback(pl.Callback):
                 results[info.name] = protocol.metrics(records[info.name], info)
         results = ranks.broadcast(results)
         self.last_results = results
+        self._last = (
+            _step(trainer),
+            [(info.name, p.key) for info, p in zip(eval_sets, protocols, strict=True)],
+        )
         for key, value in self._metrics(eval_sets, results).items():
             pl_module.log(key, value, sync_dist=False, add_dataloader_idx=False)
         if ranks.is_main:
@@ -195,9 +263,11 @@ class RobustnessCallback(pl.Callback):
     def _store(self, trainer, pl_module, eval_sets, protocols, records, results) -> None:
         if self.results_db is None:
             return
-        run = self.run_name or _default_run_name(trainer)
+        run = self.run
+        if run is None:
+            raise RuntimeError("RobustnessCallback.setup did not run: attach the callback to a Trainer")
         model = str(getattr(pl_module, "model_spec", type(pl_module).__name__))
-        step = int(trainer.global_step)
+        step = _step(trainer)
         cells = [
             Cell(
                 run=run,
@@ -223,6 +293,105 @@ class RobustnessCallback(pl.Callback):
             ]
             predictions = pd.concat(frames, ignore_index=True).drop(columns=["index"])
         ResultsStore(self.results_db).put(cells, predictions)
+
+
+def accuracy_table(
+    results: dict[str, dict[str, MetricValue]], sets: list[tuple[str, str]], title: str
+) -> str:
+    """``title`` and one row per eval set: protocol, top-1 accuracy, sample count."""
+    rows = [("eval set", "protocol", "top1", "n")]
+    rows += [
+        (name, key, f"{results[name]['top1'].value:.4f}", str(results[name]["top1"].n)) for name, key in sets
+    ]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    lines = [
+        "  "
+        + "  ".join(
+            v.ljust(w) if c < 2 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    return "\n".join([title, *lines])
+
+
+def derived_config(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+    """The identity config of a run whose ``Trainer`` was built in Python: module and DataModule classes
+    and hyperparameters, the trainer settings that change results, the global seed, and the checkpoint
+    evaluated (validate/test)."""
+
+    def part(obj: Any) -> dict[str, Any] | None:
+        if obj is None:
+            return None
+        return {"class_path": f"{type(obj).__module__}.{type(obj).__qualname__}",
+                "init_args": dict(getattr(obj, "hparams", {}))}  # fmt: skip
+
+    fit_loop = trainer.fit_loop
+    config = {
+        "seed_everything": os.environ.get("PL_GLOBAL_SEED"),
+        "model": part(pl_module),
+        "data": part(trainer.datamodule),
+        "trainer": {
+            "max_steps": fit_loop.max_steps,
+            "max_epochs": fit_loop.max_epochs,
+            "accumulate_grad_batches": trainer.accumulate_grad_batches,
+            "gradient_clip_val": trainer.gradient_clip_val,
+            "precision": str(trainer.precision),
+            "num_nodes": trainer.num_nodes,
+            "num_devices": trainer.num_devices,
+            "strategy": type(trainer.strategy).__name__,
+        },
+    }
+    if trainer.ckpt_path is not None and trainer.state.fn != "fit":
+        config["ckpt_path"] = str(trainer.ckpt_path)
+    return config
+
+
+def _name_wandb_runs(trainer: pl.Trainer, key: str) -> None:
+    """Name every W&B run of the trainer after the run key, so W&B and the store agree (and two sweep trials
+    never share a W&B name)."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    for lg in trainer.loggers:
+        if isinstance(lg, WandbLogger):
+            lg.experiment.name = key
+
+
+def _record_run(
+    store: ResultsStore, key: str, name: str, config: Mapping[str, Any], on_change: str
+) -> str | None:
+    """Record ``key``'s config; say when other runs of ``name`` differ. Return an error to raise, or ``None``."""
+    others = store.runs(name=name)
+    others = others[others["run"] != key]
+    if len(others):
+        last = others.iloc[-1]
+        what = f"run {name!r}: the config differs from the stored {last['run']} in {describe_diff(config_diff(last['config'], config))}"
+        if on_change == "refuse":
+            return (
+                f"{store.path}: {what}; give another run_name, or on_config_change='new' to store it as {key}"
+            )
+        log.info("%s; storing this run as %s", what, key)
+    store.put_run(key, name, config)
+    return None
+
+
+def _step(trainer: pl.Trainer) -> int:
+    """The global step of the weights evaluated: the trainer's, or that of the checkpoint ``validate`` /
+    ``test`` loaded (their loops restore only the weights, so the trainer says 0)."""
+    if trainer.state.fn != "fit" and trainer.ckpt_path is not None:
+        path = Path(trainer.ckpt_path)
+        return _checkpoint_step(str(path), path.stat().st_mtime_ns)
+    return int(trainer.global_step)
+
+
+@functools.lru_cache(maxsize=8)
+def _checkpoint_step(path: str, mtime_ns: int) -> int:
+    """``global_step`` of a Lightning checkpoint (memory-mapped: the tensors are not read)."""
+    import torch
+
+    checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    if "global_step" not in checkpoint:
+        raise KeyError(f"{path} is not a Lightning checkpoint: it has no 'global_step'")
+    return int(checkpoint["global_step"])
 
 
 def dedupe(rows: list[dict[str, Any]], dataset: Any) -> pd.DataFrame:

@@ -62,6 +62,10 @@ class AutoWandbLogger(WandbLogger):
         super().__init__(
             project=project, name=name, save_dir=save_dir, offline=resolve_wandb_offline(offline), **kwargs
         )
+        if (
+            self._wandb_init.get("anonymous") is None
+        ):  # Lightning passes anonymous=None, which W&B warns about
+            self._wandb_init.pop("anonymous", None)
 
 
 def _quiet_settings() -> Any:

@@ -33,7 +33,9 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 
     ``.safetensors`` is read with safetensors; ``.pt/.pth/.bin/.ckpt`` with ``torch.load(weights_only=True)``.
     A dict nested under ``"state_dict"`` (Lightning, many trainers) is unwrapped, and a ``module.`` prefix
-    shared by every key (DDP) is stripped.
+    shared by every key (DDP) is stripped. In a Lightning checkpoint (``vlmrobust fit``) the keys carry the
+    LightningModule's attribute path to the model (e.g. ``scorer.model.``); the dotted prefix every key
+    shares is stripped, so the file loads into the bare architecture.
 
     Args:
         path: checkpoint file.
@@ -65,6 +67,7 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         raise ValueError(
             f"unsupported checkpoint suffix {suffix!r} for {path}; use one of {CHECKPOINT_SUFFIXES}"
         )
+    lightning = isinstance(obj, dict) and "pytorch-lightning_version" in obj
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not obj:
@@ -74,7 +77,21 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         raise ValueError(f"{path}: state dict entries are not tensors: {bad[:5]}")
     if all(k.startswith("module.") for k in obj):
         obj = {k.removeprefix("module."): v for k, v in obj.items()}
+    if lightning:
+        prefix = _shared_dotted_prefix(list(obj))
+        obj = {k[len(prefix) :]: v for k, v in obj.items()}
     return obj
+
+
+def _shared_dotted_prefix(keys: list[str]) -> str:
+    """The longest ``a.b.`` prefix every key starts with (``""`` when they share none)."""
+    parts = [k.split(".")[:-1] for k in keys]
+    shared: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        shared.append(level[0])
+    return "".join(f"{p}." for p in shared)
 
 
 def save_state_dict_file(
@@ -110,6 +127,26 @@ def _weight_filenames(filename: str) -> list[str]:
     return [filename]
 
 
+def cached_open_clip_file(
+    arch: str, tag: str, cache_dir: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """The cached file of open_clip's pretrained weights ``arch@tag`` (no network), or ``None``."""
+    import huggingface_hub
+    from open_clip.constants import HF_WEIGHTS_NAME
+    from open_clip.pretrained import get_pretrained_cfg
+
+    hub = get_pretrained_cfg(arch, tag).get("hf_hub", "")
+    if not hub:
+        return None
+    repo_id, filename = os.path.split(hub)
+    cache = str(cache_dir) if cache_dir is not None else None
+    for name in _weight_filenames(filename or HF_WEIGHTS_NAME):
+        found = huggingface_hub.try_to_load_from_cache(repo_id, name, cache_dir=cache)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
 def resolve_open_clip_tag(arch: str, tag: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Return the local file holding open_clip's pretrained weights ``arch@tag``.
 
@@ -129,13 +166,12 @@ def resolve_open_clip_tag(arch: str, tag: str, cache_dir: str | os.PathLike[str]
     hub = get_pretrained_cfg(arch, tag).get("hf_hub", "")
     if not hub:
         raise WeightsNotCachedError(f"open_clip has no Hugging Face location for {arch}@{tag}")
+    found = cached_open_clip_file(arch, tag, cache_dir)
+    if found is not None:
+        return found
     repo_id, filename = os.path.split(hub)
     candidates = _weight_filenames(filename or HF_WEIGHTS_NAME)
     cache = str(cache_dir) if cache_dir is not None else None
-    for name in candidates:
-        found = huggingface_hub.try_to_load_from_cache(repo_id, name, cache_dir=cache)
-        if isinstance(found, str):
-            return Path(found)
     where = Path(cache or HF_HUB_CACHE)
     advice = (
         f"On a machine with network run `hf download {repo_id} {candidates[-1]} --cache-dir {where}` and copy "

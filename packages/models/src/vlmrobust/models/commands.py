@@ -42,7 +42,8 @@ def list_main(argv: list[str]) -> int:
 
 
 def _list_models(argv: list[str]) -> int:
-    """``vlmrobust list models [--backend B] [--filter SUBSTR]``; prints one spec per line."""
+    """``vlmrobust list models [--backend B] [--filter SUBSTR] [--available]``: one spec per line, grouped
+    under a ``# <backend> (<count>)`` header per backend."""
     parser = argparse.ArgumentParser(prog="vlmrobust list models", description="List registered model specs.")
     parser.add_argument("--backend", choices=BACKENDS, default=None, help="only this backend's models")
     parser.add_argument(
@@ -54,15 +55,22 @@ def _list_models(argv: list[str]) -> int:
         metavar="DIR",
         help="Hugging Face cache listed for hf: (default: the hub cache)",
     )
+    parser.add_argument(
+        "--available", action="store_true", help="only models whose weights are on this machine (offline)"
+    )
     args = parser.parse_args(argv)
 
     from vlmrobust.models.registry import list_models
 
-    specs = list_models(args.backend, cache_dir=args.cache_dir)
+    specs = list_models(args.backend, cache_dir=args.cache_dir, available=args.available)
     if args.filter:
         specs = [s for s in specs if args.filter.lower() in s.lower()]
     if specs:
-        print("\n".join(specs))
+        for backend in BACKENDS:
+            group = [s for s in specs if s.startswith(f"{backend}:")]
+            if group:
+                print(f"# {backend} ({len(group)})")
+                print("\n".join(group))
     else:
         kind = f"{args.backend} models" if args.backend else "models"
         print(f"no {kind} match", file=sys.stderr)

@@ -81,7 +81,12 @@ class ContinuationScores:
     num_tokens: torch.Tensor
 
     def choice(self, reduction: Literal["sum", "mean"] = "sum") -> int:
-        """Index of the most likely continuation under ``reduction``."""
+        """Index of the most likely continuation under ``reduction`` (summed or per-token mean log-prob;
+        ties go to the first)."""
+        if reduction not in ("sum", "mean"):
+            raise ValueError(
+                f"unknown reduction {reduction!r}: choice ranks continuations by 'sum' or 'mean'"
+            )
         return int(getattr(self, reduction).argmax())
 
 

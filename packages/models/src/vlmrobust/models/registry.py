@@ -21,16 +21,22 @@ from vlmrobust.models.spec import BACKENDS, Backend, ModelSpec, parse_spec
 from vlmrobust.models.timm_features import TimmFeatureExtractor
 
 
-def list_models(backend: Backend | None = None, cache_dir: str | os.PathLike[str] | None = None) -> list[str]:
+def list_models(
+    backend: Backend | None = None, cache_dir: str | os.PathLike[str] | None = None, available: bool = False
+) -> list[str]:
     """Return the spec strings of the registered models.
 
     open_clip: vlmrobust's tiny configs first, then every open_clip architecture (random init), then every
     ``open_clip:<arch>@<tag>`` pretrained pair open_clip knows (listed whether or not the weights are cached).
     hf: the model repos present in the Hugging Face cache (loadable offline). timm: every timm architecture.
+    With ``available``, only what loads offline with its weights: the tiny configs (random init by design),
+    the pretrained pairs whose file is cached, the cached ``hf:`` repos and the timm models cached as
+    ``timm/<name>``.
 
     Args:
         backend: only this backend's models; ``None`` for all.
-        cache_dir: Hugging Face cache scanned for ``hf:`` models (default: the hub cache).
+        cache_dir: Hugging Face cache scanned for cached weights (default: the hub cache).
+        available: only models whose weights are on this machine.
 
     Raises:
         ValueError: unknown backend (with the valid choices).
@@ -45,14 +51,27 @@ def list_models(backend: Backend | None = None, cache_dir: str | os.PathLike[str
 
         tiny = tiny_architectures()
         specs += [f"open_clip:{arch}" for arch in tiny]
-        specs += [f"open_clip:{arch}" for arch in open_clip_architectures() if arch not in tiny]
-        specs += [f"open_clip:{arch}@{tag}" for arch, tag in open_clip.list_pretrained()]
+        if available:
+            from vlmrobust.models.checkpoints import cached_open_clip_file
+
+            pairs = [(a, t) for a, t in open_clip.list_pretrained() if cached_open_clip_file(a, t, cache_dir)]
+        else:
+            specs += [f"open_clip:{arch}" for arch in open_clip_architectures() if arch not in tiny]
+            pairs = open_clip.list_pretrained()
+        specs += [f"open_clip:{arch}@{tag}" for arch, tag in pairs]
     if backend in (None, "hf"):
         specs += [f"hf:{repo}" for repo in cached_hf_models(cache_dir)]
     if backend in (None, "timm"):
-        import timm
+        if available:
+            specs += [
+                f"timm:{repo.removeprefix('timm/')}"
+                for repo in cached_hf_models(cache_dir)
+                if repo.startswith("timm/")
+            ]
+        else:
+            import timm
 
-        specs += [f"timm:{name}" for name in timm.list_models()]
+            specs += [f"timm:{name}" for name in timm.list_models()]
     return list(dict.fromkeys(specs))
 
 

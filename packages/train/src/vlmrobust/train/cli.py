@@ -15,17 +15,30 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ProgressBar, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
+from vlmrobust.core.console import quiet_console
 from vlmrobust.train.config_errors import ArgumentParser
+from vlmrobust.train.progress import StepProgressBar
 
 
 class VlmrobustCLI(LightningCLI):
-    """LightningCLI with subclass mode for models and data, so any module/DataModule can be configured."""
+    """LightningCLI with subclass mode for models and data, so any module/DataModule can be configured.
+
+    On top of LightningCLI: the resolved config is bound to the callbacks that identify runs by it
+    (``RobustnessCallback.bind_config``); library noise goes to ``<default_root_dir>/vlmrobust.log`` instead
+    of the console (``vlmrobust.core.console``); the training bar counts steps when ``max_steps`` is set;
+    ``validate``/``test`` print the accuracy table of the ``RobustnessCallback`` instead of Lightning's
+    per-dataloader tables.
+    """
 
     def __init__(self, args: Sequence[str] | None = None, run: bool = True) -> None:
+        quiet_console()
         super().__init__(
             model_class=pl.LightningModule,
             datamodule_class=pl.LightningDataModule,
@@ -48,6 +61,50 @@ class VlmrobustCLI(LightningCLI):
         ):
             parser.command = f"vlmrobust {argv[0]}"
         super().parse_arguments(parser, args)
+
+    def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
+        """The trainer; a step-bounded run (``max_steps``) gets ``StepProgressBar`` in place of Lightning's
+        default bar (Rich or tqdm, which count the batches of an epoch: "Epoch 0/-2")."""
+        trainer = super().instantiate_trainer(**kwargs)
+        bars = [cb for cb in trainer.callbacks if isinstance(cb, ProgressBar)]
+        default = len(bars) == 1 and type(bars[0]) in (TQDMProgressBar, RichProgressBar)
+        if default and trainer.max_steps > 0:
+            trainer.callbacks[trainer.callbacks.index(bars[0])] = StepProgressBar()
+        quiet_console(Path(trainer.default_root_dir) / _log_name(trainer.global_rank))
+        return trainer
+
+    def validate(self, **kwargs: Any) -> Any:
+        """``trainer.validate`` without Lightning's per-dataloader tables (the callback prints one table)."""
+        return self.trainer.validate(**{**kwargs, "verbose": False})
+
+    def test(self, **kwargs: Any) -> Any:
+        """``trainer.test`` without Lightning's per-dataloader tables (the callback prints one table)."""
+        return self.trainer.test(**{**kwargs, "verbose": False})
+
+    def before_fit(self) -> None:
+        """Bind the resolved config to the callbacks that identify runs by it (``RobustnessCallback``)."""
+        self._bind_run_config()
+
+    def before_validate(self) -> None:
+        """As ``before_fit``."""
+        self._bind_run_config()
+
+    def before_test(self) -> None:
+        """As ``before_fit``."""
+        self._bind_run_config()
+
+    def _bind_run_config(self) -> None:
+        config = self.config[self.subcommand].as_dict()
+        if self.subcommand == "fit":
+            config.pop("ckpt_path", None)  # resuming a run continues the same run
+        for callback in self.trainer.callbacks:
+            bind = getattr(callback, "bind_config", None)
+            if callable(bind):
+                bind(config)
+
+
+def _log_name(rank: int) -> str:
+    return "vlmrobust.log" if rank == 0 else f"vlmrobust.rank{rank}.log"
 
 
 def _run(subcommand: str, argv: Sequence[str] | None) -> int:

@@ -4,7 +4,10 @@ Trains a family of tiny CLIP models (training-set size x seed) with the same Lig
 DataModule, ``RobustnessCallback`` and W&B logger a real ``vlmrobust fit`` run uses, evaluates each
 zero-shot on the ID domain and every shift, fits probit "accuracy on the line" lines over the family
 and writes ``results.db``, ``effective_robustness.csv``, ``lines.json`` and ``robustness_lines.png``.
-Runs already finished in ``results.db`` are skipped, so a killed quickstart resumes where it stopped.
+Each run is stored under ``<name>-<config hash>`` (``vlmrobust.core.runs``) of its own settings (model,
+learning rate, steps, world seed, sizes, seed): a run already finished in ``results.db`` with the same
+settings is reused, so a killed quickstart resumes where it stopped, and changing any setting trains and
+reports new runs (the message names the settings that differ from the stored runs of that name).
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import argparse
 import logging
 import os
 import time
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vlmrobust.core.errors import CLIError, cli_main
 from vlmrobust.core.robustness import RobustnessInputError, RobustnessReport, fit_robustness
+from vlmrobust.core.runs import config_diff, describe_diff, run_key
 from vlmrobust.core.store import ResultsStore
 from vlmrobust.eval.commands.line import write_outputs
 from vlmrobust.eval.plots import plot_robustness_grid
@@ -44,8 +48,21 @@ class QuickstartConfig:
 
 
 def run_name(train_size: int, seed: int) -> str:
-    """Results-store and W&B name of one run of the family."""
+    """Name of one run of the family (its store key adds the config hash)."""
     return f"tinyclip-n{train_size}-s{seed}"
+
+
+def run_config(cfg: QuickstartConfig, train_size: int, seed: int) -> dict[str, Any]:
+    """The settings that produce one run's numbers: its identity in the results store. The output folder
+    and the line transform (it only changes the fitted lines) are left out."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("out", "transform", "train_sizes", "seeds")}
+    return {
+        "recipe": "quickstart/tinyclip",
+        **settings,
+        "train_size": train_size,
+        "seed": seed,
+        "batch_size": 64,
+    }
 
 
 def train_one(cfg: QuickstartConfig, train_size: int, seed: int) -> None:
@@ -58,6 +75,7 @@ def train_one(cfg: QuickstartConfig, train_size: int, seed: int) -> None:
     from vlmrobust.train.clip_finetune import CLIPFineTune
 
     name = run_name(train_size, seed)
+    config = run_config(cfg, train_size, seed)
     pl.seed_everything(seed, verbose=False)
     shift_kwargs = {"shifts": list(cfg.shifts)} if cfg.shifts else {}
     data = WorldDataModule(
@@ -67,17 +85,15 @@ def train_one(cfg: QuickstartConfig, train_size: int, seed: int) -> None:
         model=cfg.model, lr=cfg.lr, warmup_steps=max(1, cfg.max_steps // 10), model_seed=seed
     )
     logger = AutoWandbLogger(
-        project="vlmrobust-quickstart",
-        name=name,
-        save_dir=str(cfg.out),
-        group="quickstart",
-        config={"train_size": train_size, "seed": seed, "world_seed": cfg.world_seed},
-    )
+        project="vlmrobust-quickstart", name=run_key(name, config), save_dir=str(cfg.out), group="quickstart",
+        config=config,
+    )  # fmt: skip
     callback = RobustnessCallback(
-        results_db=str(cfg.out / "results.db"), run_name=name, transform=cfg.transform
+        results_db=str(cfg.out / "results.db"), run_name=name, transform=cfg.transform, print_table=False
     )
+    callback.bind_config(config)
     trainer = pl.Trainer(
-        accelerator="cpu",
+        accelerator="auto",
         devices=1,
         max_steps=cfg.max_steps,
         val_check_interval=cfg.max_steps,
@@ -96,51 +112,75 @@ def train_one(cfg: QuickstartConfig, train_size: int, seed: int) -> None:
 
 
 def finished_runs(store_path: Path, max_steps: int) -> set[str]:
-    """Runs whose final-step evaluation is already in the results store."""
+    """Run keys whose final-step evaluation is already in the results store."""
     if not store_path.exists():
         return set()
     cells = ResultsStore(store_path).cells(step=max_steps)
     return set(cells["run"]) if len(cells) else set()
 
 
-def summarise(cfg: QuickstartConfig, runs: Sequence[str]) -> RobustnessReport:
-    """Fit the robustness lines over the family and write the CSV, JSON and plot."""
-    wide = ResultsStore(cfg.out / "results.db").wide(metric="top1", protocol="zeroshot/dataset", step="last")
-    wide = wide[wide["model"].isin(runs)]
+def changed_settings(store: ResultsStore, name: str, config: dict[str, Any]) -> str | None:
+    """How ``config`` differs from the newest stored run of ``name`` with another config (``None``: none)."""
+    others = store.runs(name=name)
+    others = others[others["run"] != run_key(name, config)]
+    if others.empty:
+        return None
+    return describe_diff(config_diff(others["config"].iloc[-1], config))
+
+
+def summarise(cfg: QuickstartConfig, runs: dict[str, str]) -> RobustnessReport:
+    """Fit the robustness lines over the family (``runs``: run key -> name) and write the CSV, JSON and plot."""
+    store = ResultsStore(cfg.out / "results.db")
+    cells = store.cells(metric="top1", protocol="zeroshot/dataset", step=cfg.max_steps, run=list(runs))
+    wide = cells.pivot_table(index="run", columns="eval_set", values="value", aggfunc="first", sort=True)
+    wide = wide.rename(index=runs).reset_index().rename(columns={"run": "model"})
+    wide.columns.name = None
     oods = [c for c in wide.columns if c not in ("model", ID_SET)]
-    report = fit_robustness(wide, id_col=ID_SET, ood_cols=oods, baseline=list(runs), transform=cfg.transform)
-    write_outputs(report, cfg.out, n_boot=1000, seed=0, annotate=True)
-    plot_robustness_grid(report, cfg.out / "robustness_lines.png", annotate=True)
+    report = fit_robustness(
+        wide, id_col=ID_SET, ood_cols=oods, baseline=list(runs.values()), transform=cfg.transform
+    )
+    from vlmrobust.data.world.classes import CLASS_NAMES
+
+    chance = {ood: 1 / len(CLASS_NAMES) for ood in report.lines}  # zero-shot over the world's classes
+    write_outputs(report, cfg.out, n_boot=1000, seed=0, annotate=True, chance=chance)
+    plot_robustness_grid(report, cfg.out / "robustness_lines.png", annotate=True, chance=chance)
     return report
 
 
-def _quiet() -> None:
-    """Keep the console to the quickstart's own progress lines (W&B and Lightning still log to files)."""
+def _quiet(out: Path) -> None:
+    """Keep the console to the quickstart's own progress lines: library noise goes to ``quickstart.log``
+    (W&B and Lightning still write their own files)."""
+    from vlmrobust.core.console import quiet_console
+
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     os.environ.setdefault("WANDB_SILENT", "true")
-    for message in (
-        ".*LeafSpec.*",
-        ".*smaller than the logging interval.*",
-        ".*does not have many workers.*",
-    ):
-        warnings.filterwarnings("ignore", message=message)
+    quiet_console(out / "quickstart.log")
 
 
 def run(cfg: QuickstartConfig) -> RobustnessReport:
     """Train every missing run of the family, then fit and write the robustness lines."""
-    _quiet()
     cfg.out.mkdir(parents=True, exist_ok=True)
+    _quiet(cfg.out)
     plan = [(n, s) for n in cfg.train_sizes for s in cfg.seeds]
-    done = finished_runs(cfg.out / "results.db", cfg.max_steps)
+    store = ResultsStore(cfg.out / "results.db")
+    done = finished_runs(store.path, cfg.max_steps)
+    keys: dict[str, str] = {}
     for i, (n, s) in enumerate(plan, 1):
-        name = run_name(n, s)
-        if name in done:
-            print(f"[{i}/{len(plan)}] {name}: already in results.db, skipped")
+        name, config = run_name(n, s), run_config(cfg, n, s)
+        key = run_key(name, config)
+        keys[key] = name
+        if key in done:
+            print(f"[{i}/{len(plan)}] {key}: already in results.db with these settings, reused")
             continue
+        changed = changed_settings(store, name, config)
+        if changed:
+            print(
+                f"[{i}/{len(plan)}] {name}: settings differ from the stored run in {changed}; training {key}"
+            )
         start = time.perf_counter()
         train_one(cfg, n, s)
-        print(f"[{i}/{len(plan)}] {name}: trained and evaluated in {time.perf_counter() - start:.0f} s")
-    return summarise(cfg, [run_name(n, s) for n, s in plan])
+        print(f"[{i}/{len(plan)}] {key}: trained and evaluated in {time.perf_counter() - start:.0f} s")
+    return summarise(cfg, keys)
 
 
 def _print_summary(cfg: QuickstartConfig, report: RobustnessReport) -> None:

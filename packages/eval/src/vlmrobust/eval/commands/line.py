@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -127,7 +128,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--ci-level", type=float, default=0.95, help="coverage of the ER intervals er_low/er_high")
     p.add_argument("--annotate", action="store_true", help="label non-baseline points with model names")
+    p.add_argument(
+        "--chance",
+        action="append",
+        metavar="[SET=]FRACTION",
+        help="chance accuracy marked on the panels: one fraction for every set (e.g. 0.2 for 5-way MCQ) or "
+        "SET=FRACTION per OOD set (repeatable); default for zero-shot protocols: 1/classes of the sets the "
+        "eval-set registry knows (`vlmrobust list evalsets`)",
+    )
     return p
+
+
+def chance_levels(
+    oods: Sequence[str], given: Sequence[str] | None, protocols: Sequence[str] | None
+) -> dict[str, float]:
+    """Chance accuracy per OOD set: from ``--chance``, else (``protocols`` given: store input) 1/classes of
+    registered sets under classification protocols. MCQ chance depends on the option count and a CSV does
+    not say its protocol, so those need ``--chance``."""
+    levels: dict[str, float] = {}
+    for item in given or []:
+        name, sep, value = item.rpartition("=")
+        try:
+            fraction = float(value)
+        except ValueError:
+            raise CLIError(f"--chance {item!r}: expected FRACTION or SET=FRACTION") from None
+        if not 0 < fraction < 1:
+            raise CLIError(f"--chance {item!r}: a chance accuracy is a fraction in (0, 1)")
+        for ood in [name] if sep else oods:
+            levels[ood] = fraction
+    if given or protocols is None or any(p.startswith("mcq") for p in protocols):
+        return levels
+    from vlmrobust.data.registry import EVAL_SETS
+
+    return {ood: 1 / EVAL_SETS[ood].num_classes for ood in oods if ood in EVAL_SETS}
 
 
 def read_model_list(path: Path) -> list[str]:
@@ -367,8 +400,10 @@ def write_outputs(
     seed: int,
     annotate: bool,
     families: FamilyReport | None = None,
+    chance: Mapping[str, float] | None = None,
 ) -> dict[str, str]:
-    """Write the CSVs, JSONs and plots into ``out`` (all or nothing); return the plot names."""
+    """Write the CSVs, JSONs and plots into ``out`` (all or nothing); return the plot names. ``chance``:
+    chance accuracy per OOD set, marked on its panel."""
     plots = plot_file_names(list(report.lines))
     effective = report.effective if "family" in report.effective else report.effective.assign(family="")
     with StagedOutputs(out) as staged:
@@ -383,10 +418,13 @@ def write_outputs(
         for ood, name in plots.items():
             fig = Figure(figsize=(5.6, 5.0) if families is not None else (5.2, 4.8))
             ax = fig.add_subplot()
+            level = (chance or {}).get(ood)
             if families is None:
-                plot_report_panel(ax, report, ood, n_boot=n_boot, seed=seed, annotate=annotate)
+                plot_report_panel(ax, report, ood, n_boot=n_boot, seed=seed, annotate=annotate, chance=level)
             else:
-                plot_family_panel(ax, families, ood, n_boot=n_boot, seed=seed, annotate=annotate)
+                plot_family_panel(
+                    ax, families, ood, n_boot=n_boot, seed=seed, annotate=annotate, chance=level
+                )
             fig.tight_layout()
             fig.savefig(staged.path(name), dpi=150, format="png")
     return plots
@@ -481,7 +519,10 @@ def _run(args: argparse.Namespace) -> int:
     else:
         families = fit_families(table.frame, members=members, reference=args.reference_family, **common)  # type: ignore[arg-type]
         report = families.reference
-    write_outputs(report, args.out, args.n_boot, args.seed, args.annotate, families)
+    chance = chance_levels(
+        list(report.lines), args.chance, (args.protocols or ["zeroshot*"]) if args.db is not None else None
+    )
+    write_outputs(report, args.out, args.n_boot, args.seed, args.annotate, families, chance)
     print(summarize(report, args.out, len(table.frame), args.ci_level))
     if families is not None:
         print(summarize_families(families, args.out))
