@@ -29,6 +29,8 @@ def _cli(subcommand: str, root: Path, *extra: str) -> VlmrobustCLI:
 def test_a_fit_checkpoint_evaluates_to_the_stored_numbers_and_validate_stores_its_step(tmp_path):
     _cli("fit", tmp_path)
     [ckpt] = sorted(tmp_path.rglob("*.ckpt"))
+    [exported] = sorted(tmp_path.rglob("model.safetensors"))  # ExportModel of the config
+    assert exported.parent == ckpt.parent
     store = ResultsStore(tmp_path / "results.db")
     fitted = store.cells(metric="top1", step=4).set_index("eval_set")["value"].to_dict()
     assert set(fitted) == {"world/id", "world/sketch"}

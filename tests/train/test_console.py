@@ -41,3 +41,28 @@ def test_fit_prints_its_accuracy_table_once_and_no_library_warning(tmp_path):
     assert "step: 100%" in console and "4/4" in console  # the bar counts steps up to max_steps
     log = (tmp_path / "vlmrobust.log").read_text()
     assert "LeafSpec" in log or "Tip" in log or "deprecated" in log  # the noise went to the log file
+
+
+def test_uncached_weights_fail_fit_with_one_line(tmp_path, capsys, monkeypatch):
+    from vlmrobust.train.cli import fit_main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    args = ["--config", str(ROOT / "configs/fit/quickstart.yaml"), "--trainer.logger", "false",
+            "--model.init_args.model", "open_clip:ViT-B-32@openai"]  # fmt: skip
+    assert fit_main(args) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err[-1].startswith("vlmrobust fit: error: open_clip weights ViT-B-32@openai")
+    assert "hf download" in err[-1] and not any("Traceback" in line or "Union" in line for line in err)
+
+
+def test_continuation_choice_accepts_only_its_rules():
+    import torch
+
+    from vlmrobust.models.protocols import ContinuationScores
+
+    scores = ContinuationScores(torch.tensor([-3.0, -1.0]), torch.tensor([-0.5, -1.0]), torch.tensor([6, 1]))
+    assert (scores.choice("sum"), scores.choice("mean")) == (1, 0)
+    with pytest.raises(ValueError, match=r"'num_tokens'.*'sum' or 'mean'"):
+        scores.choice("num_tokens")  # type: ignore[arg-type]

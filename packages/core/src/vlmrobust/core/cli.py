@@ -17,7 +17,8 @@ from vlmrobust.core.suggest import did_you_mean
 
 COMMAND_GROUP = "vlmrobust.commands"
 
-# Subcommands that other members provide, with the distribution that provides them.
+# Subcommands of the workspace members: the distribution that provides each, and its one-line summary
+# (kept here so that `vlmrobust --help` imports nothing heavy).
 KNOWN_PROVIDERS: dict[str, str] = {
     "fit": "vlmrobust-train",
     "validate": "vlmrobust-train",
@@ -29,6 +30,18 @@ KNOWN_PROVIDERS: dict[str, str] = {
     "build-mcq": "vlmrobust-data",
     "list": "vlmrobust-models",
     "merge": "vlmrobust-core",
+}
+SUMMARIES: dict[str, str] = {
+    "fit": "train a LightningModule from a config (LightningCLI)",
+    "validate": "run the validation loop, e.g. of a checkpoint (--ckpt_path)",
+    "test": "run the test loop",
+    "quickstart": "the embedded robustness study on the procedural world",
+    "eval": "models x eval sets x protocols into the results store (resumable, sharded)",
+    "line": "fit robustness lines (per family) and effective robustness from a CSV or the store",
+    "theory": "probit linearity in the Gaussian location model",
+    "build-mcq": "build K-way multiple-choice questions from classification sets",
+    "list": "list models, eval sets or the runs of a results store",
+    "merge": "merge the results stores of separate jobs",
 }
 
 
@@ -43,9 +56,11 @@ def _resolve(name: str) -> Callable[[list[str]], int | None]:
             return ep.load()
     commands = available_commands()
     if name in KNOWN_PROVIDERS:
+        package = KNOWN_PROVIDERS[name].removeprefix("vlmrobust-")
         raise SystemExit(
             f"vlmrobust: the '{name}' command is provided by {KNOWN_PROVIDERS[name]}, which is not "
-            f"installed; install it with `pip install {KNOWN_PROVIDERS[name]}`."
+            f"installed; install it from a checkout with `pip install ./packages/{package}` (or from git with "
+            f"'#subdirectory=packages/{package}')."
         )
     raise SystemExit(f"vlmrobust: unknown command '{name}'. {did_you_mean(name, sorted(commands))}")
 
@@ -53,7 +68,10 @@ def _resolve(name: str) -> Callable[[list[str]], int | None]:
 def _usage() -> str:
     commands = available_commands()
     lines = ["usage: vlmrobust <command> [args...]", "", "commands:"]
-    lines += [f"  {name:<12} ({target.split(':')[0]})" for name, target in sorted(commands.items())]
+    lines += [
+        f"  {name:<12} {SUMMARIES.get(name, target.split(':')[0])}"
+        for name, target in sorted(commands.items())
+    ]
     lines += ["", "Run `vlmrobust <command> --help` for a command's options."]
     return "\n".join(lines)
 

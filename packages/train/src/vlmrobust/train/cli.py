@@ -107,9 +107,36 @@ def _log_name(rank: int) -> str:
     return "vlmrobust.log" if rank == 0 else f"vlmrobust.rank{rank}.log"
 
 
-def _run(subcommand: str, argv: Sequence[str] | None) -> int:
-    VlmrobustCLI(args=[subcommand, *(sys.argv[1:] if argv is None else argv)])
+def _weights_error(err: BaseException) -> BaseException | None:
+    """The ``WeightsNotCachedError`` behind ``err`` (jsonargparse wraps errors raised while a class in the
+    config is built into a ValueError listing every Union subtype it tried), or ``None``."""
+    from vlmrobust.models.checkpoints import WeightsNotCachedError
+
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, WeightsNotCachedError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _cli(subcommand: str, args: list[str]) -> int:
+    """Run the CLI; a model whose weights are not cached is one line (exit 2), not a traceback."""
+    from vlmrobust.core.errors import report
+
+    try:
+        VlmrobustCLI(args=args)
+    except ValueError as err:
+        cause = _weights_error(err)
+        if cause is None:
+            raise
+        return report(subcommand, str(cause))
     return 0
+
+
+def _run(subcommand: str, argv: Sequence[str] | None) -> int:
+    return _cli(subcommand, [subcommand, *(sys.argv[1:] if argv is None else argv)])
 
 
 def fit_main(argv: Sequence[str] | None = None) -> int:
@@ -127,10 +154,11 @@ def test_main(argv: Sequence[str] | None = None) -> int:
     return _run("test", argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m vlmrobust.train.cli <fit|validate|test> …`` (for torchrun / fabric run)."""
-    VlmrobustCLI(args=list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    return _cli(args[0] if args else "fit", args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
