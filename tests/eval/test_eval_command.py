@@ -149,3 +149,39 @@ def test_wandb_run_holds_a_table_of_the_cells(tmp_path, monkeypatch):
     assert data["columns"] == ["model", "eval_set", "protocol", "metric", "step", "value", "n"]
     stored = ResultsStore(tmp_path / "results.db").cells()
     assert sorted(r[5] for r in data["data"]) == sorted(stored["value"])
+
+
+def test_eval_runs_are_keyed_by_their_data_and_a_model_name_keeps_its_spec(tmp_path, capsys):
+    from vlmrobust.core.runs import run_key
+    from vlmrobust.eval.commands.eval import eval_identity
+
+    cfg = _config(tmp_path, data={"eval_size": 12})
+    assert vlmrobust(["eval", "--config", str(cfg)]) == 0
+    assert vlmrobust(["eval", "--config", str(cfg)]) == 0  # identical: the same run, every cell skipped
+    assert "0 cells written, 3 finished" in capsys.readouterr().out
+    store = ResultsStore(tmp_path / "results.db")
+    [key] = store.runs()["run"].tolist()
+    parsed = build_parser().parse_args(["--config", str(cfg)])
+    assert key == run_key(parsed.run, eval_identity(parsed))
+    assert set(store.cells()["run"]) == {key}
+
+    assert (
+        vlmrobust(
+            ["eval", "--config", str(_config(tmp_path, "seed.yaml", data={"eval_size": 12, "seed": 5}))]
+        )
+        == 0
+    )
+    runs = store.runs()
+    assert len(runs) == 2 and runs["name"].nunique() == 1  # other data: a new run, nothing skipped
+    assert (
+        "3 cells written" in capsys.readouterr().out.split("top1")[0] or len(store.cells(metric="top1")) == 6
+    )
+    assert runs["config"].iloc[1]["data"]["init_args"]["seed"] == 5
+
+    renamed = _config(tmp_path, "spec.yaml", data={"eval_size": 12},
+                      models=[{"spec": "open_clip:vlmrobust-tiny-sigmoid-clip", "name": "open_clip:vlmrobust-tiny-clip", "seed": 0}])  # fmt: skip
+    assert vlmrobust(["eval", "--config", str(renamed)]) == 2
+    assert (
+        "is stored from spec 'open_clip:vlmrobust-tiny-clip', not 'open_clip:vlmrobust-tiny-sigmoid-clip'"
+        in capsys.readouterr().err
+    )

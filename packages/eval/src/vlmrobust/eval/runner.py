@@ -128,6 +128,16 @@ class EvalRunner:
         self.device = self.ranks.device(device)
         self.dtype = getattr(torch, dtype)
         self.progress = progress and self.ranks.is_main
+        self._identity: tuple[str, dict[str, Any]] | None = None
+
+    def identify(self, name: str, config: Mapping[str, Any]) -> None:
+        """Key this run by ``name`` and the config that makes its numbers (``vlmrobust.core.runs``): the run
+        becomes ``<name>-<hash>``, recorded in the store once planning succeeds (``vlmrobust eval`` passes the
+        data, step and dtype; models and protocols are part of every cell's key)."""
+        from vlmrobust.core.runs import run_key
+
+        self.run = run_key(name, config)
+        self._identity = (name, dict(config))
 
     # --- planning ---------------------------------------------------------------------------------
     @staticmethod
@@ -179,6 +189,8 @@ class EvalRunner:
         start = time.perf_counter()
         report = EvalReport()
         jobs = self.plan(models, data, protocols)
+        if self._identity is not None and self.ranks.is_main:
+            self.store.put_run(self.run, *self._identity)
         cache: dict[str, Any] = {}
         for entry, info, dataset, protocol in jobs:
             t0 = time.perf_counter()
@@ -199,14 +211,25 @@ class EvalRunner:
         return report
 
     def _finished(self, entry: ModelEntry, info: EvalSetInfo, protocol: EvalProtocol) -> bool:
+        problem = None
         if self.ranks.is_main:
-            done = not self.store.cells(
+            cells = self.store.cells(
                 run=self.run, model=entry.name, eval_set=info.name, protocol=protocol.key, metric="top1",
                 step=self.step,
-            ).empty  # fmt: skip
+            )  # fmt: skip
+            done = not cells.empty
+            stored = {(e or {}).get("spec") for e in cells["extra"]} - {None, entry.spec}
+            if stored:
+                problem = (
+                    f"{self.store.path}: model {entry.name!r} of run {self.run!r} is stored from spec "
+                    f"{sorted(stored)[0]!r}, not {entry.spec!r}; give this model another name"
+                )
         else:
             done = False
-        return bool(self.ranks.broadcast(done))
+        done, problem = self.ranks.broadcast((done, problem))
+        if problem is not None:
+            raise ValueError(problem)
+        return bool(done)
 
     def _remaining(
         self, entry: ModelEntry, info: EvalSetInfo, dataset: Dataset, protocol: EvalProtocol

@@ -9,7 +9,8 @@
 A config names ``models`` (spec, role, family), ``data`` (any DataModule with ``eval_sets``, as
 ``class_path``/``init_args``), ``protocols`` (each a ``class_path`` of ``vlmrobust.eval.protocols`` with its
 ``init_args``) and the runner's settings (the ``EvalRunner`` signature). ``--print_config`` shows the
-resolved config. A rerun skips finished cells and resumes unfinished ones from their last chunk.
+resolved config. Cells are stored under ``<run>-<hash of the data, step and dtype>`` (``eval_identity``), so a
+rerun on the same data skips finished cells and resumes unfinished ones from their last chunk.
 """
 
 from __future__ import annotations
@@ -50,12 +51,20 @@ def run_from_args(argv: Sequence[str]) -> EvalReport:
     runner_args = {k: init[k] for k in ("results_db", "run", "step", "chunk_size", "batch_size",
                                         "num_workers", "device", "dtype", "progress")}  # fmt: skip
     runner = EvalRunner(**runner_args)
+    runner.identify(init.run, eval_identity(cfg))
     report = runner.evaluate(list(init.models), EvalData(init.data), list(init.protocols))
     if runner.ranks.is_main:
         print(summary(report, runner))
         if init.wandb:
             log_to_wandb(report, runner, init.wandb_project)
     return report
+
+
+def eval_identity(cfg: Any) -> dict[str, Any]:
+    """What makes an eval run's numbers: the data (DataModule and its arguments), the step and the dtype.
+    Models and protocols are part of every cell's key, so adding one to a run never changes the run."""
+    data = cfg.data.as_dict() if hasattr(cfg.data, "as_dict") else dict(cfg.data)
+    return {"data": data, "step": cfg.step, "dtype": cfg.dtype}
 
 
 def summary(report: EvalReport, runner: EvalRunner) -> str:
