@@ -1,4 +1,5 @@
-"""Under DDP with 2 CPU processes, logged and stored accuracies equal the single-process ones exactly."""
+"""Under DDP with 2 CPU processes, logged and stored accuracies equal the single-process ones exactly, and
+the console shows one accuracy table and no per-key ``sync_dist`` advice."""
 
 import csv
 import os
@@ -18,8 +19,8 @@ EVAL_SIZE = 37  # odd: DistributedSampler pads one rank with a duplicate of samp
 
 def _validate(
     workdir: Path, devices: int, launcher: list[str] | None = None
-) -> tuple[dict[str, float], dict[str, tuple[float, int]]]:
-    """Run `validate` of the quickstart config in ``workdir``; return (logged metrics, stored cells)."""
+) -> tuple[dict[str, float], dict[str, tuple[float, int]], str]:
+    """Run `validate` of the quickstart config in ``workdir``; return (logged metrics, stored cells, console)."""
     workdir.mkdir()
     launcher = launcher or [sys.executable, "-m", "vlmrobust.train.cli"]
     strategy = "ddp" if devices > 1 else "auto"
@@ -38,7 +39,7 @@ def _validate(
     logged = {k: float(v) for row in rows for k, v in row.items() if v not in ("", None) and k != "step"}
     cells = ResultsStore(workdir / "outputs" / "fit" / "results.db").cells()
     stored = {(r.eval_set, r.protocol, r.metric): (r.value, r.n) for r in cells.itertuples()}
-    return logged, stored
+    return logged, stored, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,10 @@ def single_process(tmp_path_factory):
 
 @pytest.mark.slow
 def test_ddp_two_processes_match_single_process(tmp_path, single_process):
-    logged_1, stored_1 = single_process
-    logged_2, stored_2 = _validate(tmp_path / "ddp", devices=2)
+    logged_1, stored_1, _ = single_process
+    logged_2, stored_2, console = _validate(tmp_path / "ddp", devices=2)
+    assert console.count("Accuracies at step") == 1  # printed by rank 0 only, once for all loaders
+    assert "sync_dist" not in console and "LeafSpec" not in console  # the callback gathers exactly itself
     assert any(k.startswith("robustness/") and k.endswith("/ood_acc") for k in logged_1)
     assert logged_1 == logged_2  # exact equality, every logged key
     assert stored_1 == stored_2
@@ -61,6 +64,6 @@ def test_ddp_two_processes_match_single_process(tmp_path, single_process):
 def test_fabric_run_launches_the_cli(tmp_path, single_process):
     """`fabric run` (the current `lightning run model`) starts 2 processes of the CLI script."""
     fabric = [str(Path(sys.executable).with_name("fabric")), "run", "--accelerator", "cpu", "--devices", "2"]
-    logged_1, stored_1 = single_process
-    logged_2, stored_2 = _validate(tmp_path / "fabric", devices=2, launcher=[*fabric, str(cli.__file__)])
+    logged_1, stored_1, _ = single_process
+    logged_2, stored_2, _ = _validate(tmp_path / "fabric", devices=2, launcher=[*fabric, str(cli.__file__)])
     assert logged_1 == logged_2 and stored_1 == stored_2
