@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from vlmrobust.core.store import ResultsStore
 from vlmrobust.data.datamodules import WorldDataModule
@@ -51,8 +52,6 @@ def test_a_fit_checkpoint_evaluates_to_the_stored_numbers_and_validate_stores_it
 
 
 def test_a_checkpoint_of_another_architecture_names_the_tensor(tmp_path):
-    import torch
-
     from vlmrobust.models.registry import load_scorer
 
     wide = load_scorer("open_clip:vlmrobust-tiny-clip", seed=0)
@@ -69,3 +68,48 @@ def test_a_checkpoint_of_another_architecture_names_the_tensor(tmp_path):
     torch.save({"state_dict": state, "pytorch-lightning_version": "2.5", "global_step": 3}, path)
     with pytest.raises(ValueError, match=r"tensor positional_embedding has shape \(32, 48\)"):
         load_scorer(f"open_clip:vlmrobust-tiny-clip@{path}")
+
+
+def test_interpolate_weights_by_hand():
+    from vlmrobust.train.export import interpolate_weights
+
+    start = {"w": torch.tensor([0.0, 2.0]), "n": torch.tensor(3)}
+    end = {"w": torch.tensor([4.0, -2.0]), "n": torch.tensor(7)}
+    assert interpolate_weights(start, end, 0.25)["w"].tolist() == [1.0, 1.0]  # 0.75·start + 0.25·end
+    assert interpolate_weights(start, end, 0.25)["n"].item() == 7  # integer buffers: the fine-tuned one
+    assert torch.equal(interpolate_weights(start, end, 0)["w"], start["w"])
+    assert torch.equal(interpolate_weights(start, end, 1)["w"], end["w"])
+    with pytest.raises(ValueError, match=r"tensor w has shape \(2,\) and \(3,\)"):
+        interpolate_weights(start, {**end, "w": torch.zeros(3)}, 0.5)
+    with pytest.raises(ValueError, match=r"only in one: \['n'\]"):
+        interpolate_weights(start, {"w": end["w"]}, 0.5)
+
+
+@pytest.mark.slow
+def test_wise_ft_alpha_0_is_the_zero_shot_model_and_alpha_1_the_fine_tuned_one(tmp_path):
+    import lightning.pytorch as pl
+    from safetensors.torch import load_file
+
+    from vlmrobust.train.clip_finetune import CLIPFineTune
+    from vlmrobust.train.export import ExportModel
+
+    export = ExportModel(dirpath=str(tmp_path), wise_ft_alphas=[0.0, 0.5, 1.0])
+    trainer = pl.Trainer(accelerator="cpu", max_steps=4, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=[export],
+                         num_sanity_val_steps=0, limit_val_batches=0)  # fmt: skip
+    trainer.fit(CLIPFineTune(lr=1e-2, warmup_steps=1, model_seed=0), datamodule=WorldDataModule(**DATA))
+    tuned, one = load_file(str(export.path)), load_file(str(export.wise_ft_paths[1.0]))
+    assert tuned.keys() == one.keys() and all(torch.equal(tuned[k], one[k]) for k in tuned)
+    half = load_file(str(export.wise_ft_paths[0.5]))
+    zero = load_file(str(export.wise_ft_paths[0.0]))
+    key = "text_projection"
+    assert not torch.equal(zero[key], tuned[key])  # training moved the weights
+    torch.testing.assert_close((zero[key] + tuned[key]) / 2, half[key], atol=1e-6, rtol=0)
+
+    def top1(entry: ModelEntry, run: str) -> dict[str, float]:
+        runner = EvalRunner(str(tmp_path / "eval.db"), run=run, batch_size=8, progress=False)
+        report = runner.evaluate([entry], EvalData(WorldDataModule(**DATA)), [ZeroShotClassification()])
+        return {c.eval_set: c.value for c in report.cells if c.metric == "top1"}
+
+    start = top1(ModelEntry("open_clip:vlmrobust-tiny-clip", seed=0), "zero-shot")
+    assert top1(ModelEntry(f"open_clip:vlmrobust-tiny-clip@{export.wise_ft_paths[0.0]}"), "alpha-0") == start

@@ -1,10 +1,39 @@
-"""Export the trained model of a fit as one consolidated safetensors file, loadable by its model spec."""
+"""Export the trained model of a fit as one consolidated safetensors file, loadable by its model spec, and
+its WiSE-FT interpolations with the weights the fit started from."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import lightning.pytorch as pl
+import torch
+
+
+def interpolate_weights(
+    zero_shot: Mapping[str, torch.Tensor], fine_tuned: Mapping[str, torch.Tensor], alpha: float
+) -> dict[str, torch.Tensor]:
+    """WiSE-FT: θ(α) = (1 − α)·θ_zero-shot + α·θ_fine-tuned for every floating tensor (others, e.g. integer
+    buffers, from the fine-tuned model); α = 0 and α = 1 return the two inputs exactly.
+
+    Raises:
+        ValueError: the two state dicts differ in keys or in a tensor's shape (named).
+    """
+    if zero_shot.keys() != fine_tuned.keys():
+        diff = sorted(zero_shot.keys() ^ fine_tuned.keys())
+        raise ValueError(f"WiSE-FT needs the same tensors in both models; only in one: {diff[:5]}")
+    out = {}
+    for key, tuned in fine_tuned.items():
+        start = zero_shot[key]
+        if start.shape != tuned.shape:
+            raise ValueError(f"WiSE-FT: tensor {key} has shape {tuple(start.shape)} and {tuple(tuned.shape)}")
+        if alpha == 0:
+            out[key] = start.clone()
+        elif alpha == 1 or not tuned.is_floating_point():
+            out[key] = tuned.clone()
+        else:
+            out[key] = torch.lerp(start.to(tuned.dtype), tuned, alpha)
+    return out
 
 
 class ExportModel(pl.Callback):
@@ -15,37 +44,70 @@ class ExportModel(pl.Callback):
     the bare architecture's weights: ``open_clip:<arch>@<dirpath>/<filename>`` is then a model spec wherever
     one is taken (``vlmrobust eval``, ``load_scorer``), like the Lightning checkpoint itself.
 
+    With ``wise_ft_alphas``, the weights at the start of fit (the zero-shot model) are kept on CPU and, for
+    every α, ``<stem>-wiseft-<α>.safetensors`` holds θ(α) = (1 − α)·θ_start + α·θ_end
+    (``interpolate_weights``): each is a model spec to evaluate, so the WiSE-FT curve can be drawn in the
+    probit plane next to the zero-shot point (α = 0) and the fine-tuned one (α = 1).
+
     Args:
         dirpath: folder of the file (``None``: the checkpoint callback's folder, else ``default_root_dir``).
         filename: file name, ending in ``.safetensors``.
         prefix: attribute path of the model inside the LightningModule (``CLIPFineTune``: ``scorer.model.``).
+        wise_ft_alphas: mixing weights α of the WiSE-FT files written besides (empty: none).
     """
 
     def __init__(
-        self, dirpath: str | None = None, filename: str = "model.safetensors", prefix: str = "scorer.model."
+        self,
+        dirpath: str | None = None,
+        filename: str = "model.safetensors",
+        prefix: str = "scorer.model.",
+        wise_ft_alphas: Sequence[float] = (),
     ) -> None:
         if not filename.endswith(".safetensors"):
             raise ValueError(
                 f"ExportModel writes safetensors; filename must end in .safetensors, got {filename!r}"
             )
+        if any(not 0 <= a <= 1 for a in wise_ft_alphas):
+            raise ValueError(f"wise_ft_alphas must lie in [0, 1], got {list(wise_ft_alphas)}")
         self.dirpath, self.filename, self.prefix = dirpath, filename, prefix
+        self.wise_ft_alphas = tuple(wise_ft_alphas)
         self.path: Path | None = None  # the file written (rank 0), after fit
+        self.wise_ft_paths: dict[float, Path] = {}  # α -> file written (rank 0), after fit
+        self._start: dict[str, torch.Tensor] | None = None
 
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        from vlmrobust.models.checkpoints import save_state_dict_file
-
+    def _weights(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, torch.Tensor]:
         state = trainer.strategy.lightning_module_state_dict()  # a collective under sharded strategies
-        if not trainer.is_global_zero:
-            return
         weights = {k.removeprefix(self.prefix): v for k, v in state.items() if k.startswith(self.prefix)}
         if not weights:
             raise KeyError(
                 f"ExportModel: no weights under prefix {self.prefix!r} in {type(pl_module).__name__}; its keys "
                 f"start with {sorted({k.split('.')[0] for k in state})}"
             )
+        return weights
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.wise_ft_alphas:
+            self._start = {
+                k: v.detach().to("cpu", copy=True) for k, v in self._weights(trainer, pl_module).items()
+            }
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from vlmrobust.models.checkpoints import save_state_dict_file
+
+        weights = self._weights(trainer, pl_module)
+        if not trainer.is_global_zero:
+            return
         checkpoint = trainer.checkpoint_callback
-        folder = self.dirpath or getattr(checkpoint, "dirpath", None) or trainer.default_root_dir
-        spec = str(getattr(pl_module, "model_spec", ""))
-        self.path = save_state_dict_file(
-            weights, Path(folder) / self.filename, metadata={"vlmrobust_spec": spec}
-        )
+        folder = Path(self.dirpath or getattr(checkpoint, "dirpath", None) or trainer.default_root_dir)
+        meta = {"vlmrobust_spec": str(getattr(pl_module, "model_spec", ""))}
+        self.path = save_state_dict_file(weights, folder / self.filename, metadata=meta)
+        if self._start is None:
+            return
+        end = {k: v.detach().to("cpu") for k, v in weights.items()}
+        stem = self.filename.removesuffix(".safetensors")
+        for alpha in self.wise_ft_alphas:
+            mixed = interpolate_weights(self._start, end, alpha)
+            path = folder / f"{stem}-wiseft-{alpha:g}.safetensors"
+            self.wise_ft_paths[alpha] = save_state_dict_file(
+                mixed, path, metadata={**meta, "wise_ft_alpha": f"{alpha:g}"}
+            )
