@@ -25,8 +25,16 @@ def init_arg_names(class_path: str) -> list[str]:
         cls = getattr(import_module(module), name)
     except (ImportError, AttributeError, ValueError):
         return []
-    params = inspect.signature(cls.__init__).parameters.values()
-    return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    names: list[str] = []
+    for klass in cls.__mro__:  # a constructor forwarding **kwargs takes its parent's arguments too
+        if "__init__" not in vars(klass):
+            continue
+        params = list(inspect.signature(klass.__init__).parameters.values())
+        names += [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                  and p.name not in names]  # fmt: skip
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names
 
 
 def explain(message: str) -> str:

@@ -22,7 +22,9 @@ from vlmrobust.data.world.datasets import (
     CaptionDataset,
     ImageTransform,
     LabelledDataset,
+    SceneDataset,
     collate_captions,
+    collate_scenes,
     to_tensor,
 )
 from vlmrobust.data.world.domains import SHIFTS
@@ -52,6 +54,9 @@ class WorldDataModule(LightningDataModule):
         mcq_strategy: distractors in ``mcq`` mode: ``hierarchy`` (same shape family first) or ``random``.
         mcq_num_options: K, options per question in ``mcq`` mode.
         mcq_seed: seed of the distractors and option order in ``mcq`` mode (every image is asked).
+        train_data: ``objects`` (one captioned shape per image) or ``scenes`` (two-object scenes whose items
+            also carry ``relation_negative``, ``swapped_objects``, ``relation_positive``, ``attribute_*``: the
+            hard negatives and positives of NegCLIP / HP+HN training).
 
     Attributes:
         eval_datasets: the datasets behind ``val_dataloader()``, in the order of :attr:`eval_sets` (after
@@ -74,6 +79,7 @@ class WorldDataModule(LightningDataModule):
         mcq_strategy: Literal["random", "hierarchy"] = "hierarchy",  # distractors in mcq mode
         mcq_num_options: int = 5,  # K, options per question in mcq mode
         mcq_seed: int = 0,  # seed of distractors and option order in mcq mode
+        train_data: Literal["objects", "scenes"] = "objects",  # captioned objects, or two-object scenes
     ) -> None:
         super().__init__()
         for name in shifts:
@@ -87,6 +93,8 @@ class WorldDataModule(LightningDataModule):
         for key, value in (("train_size", train_size), ("eval_size", eval_size), ("batch_size", batch_size)):
             if value < 1:
                 raise ValueError(f"{key} must be >= 1, got {value}")
+        if train_data not in ("objects", "scenes"):
+            raise ValueError(f"unknown train_data {train_data!r}; valid: 'objects', 'scenes'")
         if mode not in ("classification", "mcq"):
             raise ValueError(f"unknown mode {mode!r}; valid: 'classification', 'mcq'")
         if mcq_strategy not in ("random", "hierarchy"):
@@ -104,7 +112,8 @@ class WorldDataModule(LightningDataModule):
         self.world = ProceduralWorld(seed, image_size)
         self.train_transform: ImageTransform | None = to_tensor
         self.eval_transform: ImageTransform | None = to_tensor
-        self.train_set: CaptionDataset | None = None
+        self.train_data = train_data
+        self.train_set: CaptionDataset | SceneDataset | None = None
         self.eval_datasets: list[LabelledDataset | MCQDataset] = []
 
     @property
@@ -139,9 +148,14 @@ class WorldDataModule(LightningDataModule):
         """Build the datasets (cheap: images are drawn on access)."""
         if self.train_set is None:
             cache = self.cache_images
-            self.train_set = CaptionDataset(
-                self.world, "id", "train", self.train_size, self.train_transform, cache
-            )
+            if self.train_data == "scenes":  # captions with their hard negatives and positives
+                self.train_set = SceneDataset(
+                    self.world, "train", self.train_size, self.train_transform, cache
+                )
+            else:
+                self.train_set = CaptionDataset(
+                    self.world, "id", "train", self.train_size, self.train_transform, cache
+                )
             labelled = [
                 LabelledDataset(self.world, d, "eval", self.eval_size, self.eval_transform, cache)
                 for d in self.eval_domains
@@ -175,10 +189,12 @@ class WorldDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (seeded) ID image-caption batches; ``caption`` stays a list of strings."""
+        """Shuffled (seeded) ID image-caption batches; ``caption`` stays a list of strings. With
+        ``train_data="scenes"`` each item also carries its hard negatives and positives (``SceneDataset``)."""
         self.setup()
         gen = torch.Generator().manual_seed(self.seed)
-        return self._loader(self.train_set, self.batch_size, True, collate_fn=collate_captions, generator=gen)
+        collate = collate_scenes if self.train_data == "scenes" else collate_captions
+        return self._loader(self.train_set, self.batch_size, True, collate_fn=collate, generator=gen)
 
     def val_dataloader(self) -> list[DataLoader]:
         """Loaders of the eval sets ``[id, *shifts]`` (not shuffled)."""

@@ -1,0 +1,59 @@
+"""NegCLIP / HP+HN recipe: the training step feeds each image's own hard negatives and positives to the loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vlmrobust.data.datamodules import WorldDataModule
+from vlmrobust.train.losses import HardPositiveNegativeLoss, NegCLIPLoss
+from vlmrobust.train.negclip import NegCLIP
+
+
+def _batch() -> dict:
+    dm = WorldDataModule(seed=0, train_size=8, eval_size=4, batch_size=4, train_data="scenes")
+    return next(iter(dm.train_dataloader()))
+
+
+def test_scene_batches_carry_hard_negatives_and_positives() -> None:
+    batch = _batch()
+    assert batch["image"].shape == (4, 3, 32, 32) and len(batch["caption"]) == 4
+    for i in range(4):  # the opposite relation and the swapped objects differ from the caption
+        assert batch["relation_negative"][i] != batch["caption"][i] != batch["swapped_objects"][i]
+        assert batch["relation_positive"][i] != batch["caption"][i]
+    with pytest.raises(ValueError, match="unknown train_data 'scene'"):
+        WorldDataModule(train_data="scene")  # type: ignore[arg-type]
+
+
+def _features(module: NegCLIP, texts: list[str]) -> torch.Tensor:
+    return module.scorer.encode_text(module.scorer.tokenize(texts), normalize=True)
+
+
+@torch.no_grad()
+def test_negclip_step_uses_each_images_own_negatives() -> None:
+    module = NegCLIP(model_seed=0).eval()
+    batch = _batch()
+    images = module.scorer.encode_image(batch["image"], normalize=True)
+    own = torch.stack(
+        [_features(module, [batch["relation_negative"][i], batch["swapped_objects"][i]]) for i in range(4)]
+    )
+    expected = NegCLIPLoss()(images, _features(module, batch["caption"]), own, module.scorer.logit_scale)
+    module.log = lambda *a, **k: None  # no trainer attached
+    torch.testing.assert_close(module.training_step(batch, 0), expected, atol=1e-6, rtol=0)
+
+
+@torch.no_grad()
+def test_hp_hn_step_and_missing_columns() -> None:
+    module = NegCLIP(negative_keys=["relation_negative"], positive_key="relation_positive", hard_negative_ratio=0.5,
+                     model_seed=0).eval()  # fmt: skip
+    module.log = lambda *a, **k: None
+    batch = _batch()
+    images = module.scorer.encode_image(batch["image"], normalize=True)
+    expected = HardPositiveNegativeLoss(0.5)(
+        images, _features(module, batch["caption"]), _features(module, batch["relation_positive"]),
+        _features(module, batch["relation_negative"]), module.scorer.logit_scale,
+    )  # fmt: skip
+    torch.testing.assert_close(module.training_step(batch, 0), expected, atol=1e-6, rtol=0)
+    del batch["relation_positive"]
+    with pytest.raises(KeyError, match=r"needs batch columns \['relation_positive'\]"):
+        module.training_step(batch, 0)
