@@ -119,3 +119,53 @@ def test_losses_name_bad_shapes_and_train_their_features() -> None:
         HardPositiveNegativeLoss(1.5)
     NegCLIPLoss()(images, texts, texts[:, None].roll(1, 0), torch.tensor(10.0)).backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
+
+
+def _ranked(rank: int, world: int, port: int, inputs: dict, out: dict) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        b = inputs["images"].shape[0] // world
+        rows = slice(rank * b, (rank + 1) * b)
+        for name, loss, args in (
+            ("negclip", NegCLIPLoss(), ("texts", "negatives")),
+            ("hphn", HardPositiveNegativeLoss(1.0), ("texts", "positives", "flat_negatives")),
+        ):
+            images = inputs["images"][rows].clone().requires_grad_()
+            loss.setup_ranks(rank, world)
+            value = loss(images, *(inputs[a][rows] for a in args), torch.tensor(2.0))
+            value.backward()
+            out[f"{name}/{rank}"] = (float(value), images.grad.clone())
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_ranks_give_the_single_process_loss_and_gradient() -> None:
+    """Each of 2 gloo ranks holds half the batch: the gathered loss is the global one, and each rank's
+    feature gradient is world_size times the single-process gradient of its rows (DDP then averages)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    gen = torch.Generator().manual_seed(0)
+    unit = lambda *shape: F.normalize(torch.randn(*shape, generator=gen, dtype=torch.float64), dim=-1)  # noqa: E731
+    inputs = {"images": unit(4, 6), "texts": unit(4, 6), "positives": unit(4, 6), "negatives": unit(4, 2, 6)}
+    inputs["flat_negatives"] = inputs["negatives"][:, 0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = mp.Manager().dict()
+    mp.spawn(_ranked, args=(2, port, inputs, out), nprocs=2, join=True)
+    for name, loss, args in (
+        ("negclip", NegCLIPLoss(), ("texts", "negatives")),
+        ("hphn", HardPositiveNegativeLoss(1.0), ("texts", "positives", "flat_negatives")),
+    ):
+        images = inputs["images"].clone().requires_grad_()
+        value = loss(images, *(inputs[a] for a in args), torch.tensor(2.0))
+        value.backward()
+        for rank in range(2):
+            got, grad = out[f"{name}/{rank}"]
+            assert got == pytest.approx(float(value), abs=1e-12), name
+            torch.testing.assert_close(grad / 2, images.grad[2 * rank : 2 * rank + 2], atol=1e-12, rtol=0)
