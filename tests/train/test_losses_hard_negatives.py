@@ -157,7 +157,8 @@ def test_two_ranks_give_the_single_process_loss_and_gradient() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = mp.Manager().dict()
-    mp.spawn(_ranked, args=(2, port, inputs, out), nprocs=2, join=True)
+    # fork: the workers inherit this test module (spawn would re-import it by a name only pytest resolves)
+    mp.start_processes(_ranked, args=(2, port, inputs, out), nprocs=2, join=True, start_method="fork")
     for name, loss, args in (
         ("negclip", NegCLIPLoss(), ("texts", "negatives")),
         ("hphn", HardPositiveNegativeLoss(1.0), ("texts", "positives", "flat_negatives")),
