@@ -121,44 +121,56 @@ def test_losses_name_bad_shapes_and_train_their_features() -> None:
     assert images.grad is not None and images.grad.abs().sum() > 0
 
 
-def _ranked(rank: int, world: int, port: int, inputs: dict, out: dict) -> None:
-    import torch.distributed as dist
+_WORKER = """
+import sys, torch, torch.distributed as dist
+from vlmrobust.train.losses import HardPositiveNegativeLoss, NegCLIPLoss
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        b = inputs["images"].shape[0] // world
-        rows = slice(rank * b, (rank + 1) * b)
-        for name, loss, args in (
-            ("negclip", NegCLIPLoss(), ("texts", "negatives")),
-            ("hphn", HardPositiveNegativeLoss(1.0), ("texts", "positives", "flat_negatives")),
-        ):
-            images = inputs["images"][rows].clone().requires_grad_()
-            loss.setup_ranks(rank, world)
-            value = loss(images, *(inputs[a][rows] for a in args), torch.tensor(2.0))
-            value.backward()
-            out[f"{name}/{rank}"] = (float(value), images.grad.clone())
-    finally:
-        dist.destroy_process_group()
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+inputs = torch.load(sys.argv[1])
+b = inputs["images"].shape[0] // world
+rows = slice(rank * b, (rank + 1) * b)
+out = {}
+for name, loss, args in (("negclip", NegCLIPLoss(), ("texts", "negatives")),
+                         ("hphn", HardPositiveNegativeLoss(1.0), ("texts", "positives", "flat_negatives"))):
+    images = inputs["images"][rows].clone().requires_grad_()
+    loss.setup_ranks(rank, world)
+    value = loss(images, *(inputs[a][rows] for a in args), torch.tensor(2.0))
+    value.backward()
+    out[name] = (value.detach(), images.grad)
+torch.save(out, f"{sys.argv[2]}/rank{rank}.pt")
+dist.destroy_process_group()
+"""
 
 
 @pytest.mark.slow
-def test_two_ranks_give_the_single_process_loss_and_gradient() -> None:
-    """Each of 2 gloo ranks holds half the batch: the gathered loss is the global one, and each rank's
-    feature gradient is world_size times the single-process gradient of its rows (DDP then averages)."""
+def test_two_ranks_give_the_single_process_loss_and_gradient(tmp_path) -> None:
+    """Each of 2 gloo ranks (torchrun) holds half the batch: the gathered loss is the global one, and each
+    rank's feature gradient is world_size times the single-process gradient of its rows (DDP then averages)."""
+    import os
     import socket
-
-    import torch.multiprocessing as mp
+    import subprocess
+    import sys
 
     gen = torch.Generator().manual_seed(0)
-    unit = lambda *shape: F.normalize(torch.randn(*shape, generator=gen, dtype=torch.float64), dim=-1)  # noqa: E731
+
+    def unit(*shape: int) -> torch.Tensor:
+        return F.normalize(torch.randn(*shape, generator=gen, dtype=torch.float64), dim=-1)
+
     inputs = {"images": unit(4, 6), "texts": unit(4, 6), "positives": unit(4, 6), "negatives": unit(4, 2, 6)}
     inputs["flat_negatives"] = inputs["negatives"][:, 0]
+    torch.save(inputs, tmp_path / "inputs.pt")
+    (tmp_path / "worker.py").write_text(_WORKER)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    out = mp.Manager().dict()
-    # fork: the workers inherit this test module (spawn would re-import it by a name only pytest resolves)
-    mp.start_processes(_ranked, args=(2, port, inputs, out), nprocs=2, join=True, start_method="fork")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
+           str(tmp_path / "worker.py"), str(tmp_path / "inputs.pt"), str(tmp_path)]  # fmt: skip
+    done = subprocess.run(
+        cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for name, loss, args in (
         ("negclip", NegCLIPLoss(), ("texts", "negatives")),
         ("hphn", HardPositiveNegativeLoss(1.0), ("texts", "positives", "flat_negatives")),
@@ -166,7 +178,7 @@ def test_two_ranks_give_the_single_process_loss_and_gradient() -> None:
         images = inputs["images"].clone().requires_grad_()
         value = loss(images, *(inputs[a] for a in args), torch.tensor(2.0))
         value.backward()
-        for rank in range(2):
-            got, grad = out[f"{name}/{rank}"]
-            assert got == pytest.approx(float(value), abs=1e-12), name
+        for rank, out in enumerate(ranks):
+            got, grad = out[name]
+            assert float(got) == pytest.approx(float(value), abs=1e-12), name
             torch.testing.assert_close(grad / 2, images.grad[2 * rank : 2 * rank + 2], atol=1e-12, rtol=0)
