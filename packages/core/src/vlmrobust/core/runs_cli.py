@@ -9,6 +9,7 @@ from pathlib import Path
 from vlmrobust.core.errors import CLIError
 from vlmrobust.core.runs import config_diff, describe_diff
 from vlmrobust.core.store import ResultsStore
+from vlmrobust.core.tables import format_rows
 
 
 def list_main(argv: list[str]) -> int:
@@ -36,14 +37,9 @@ def list_main(argv: list[str]) -> int:
         (r.run, r.created_at[:19], str(counts.get(r.run, 0)), str(steps.get(r.run, "-")))
         for r in runs.itertuples()
     ]
-    widths = [max(len(row[c]) for row in rows) for c in range(4)]
     previous: dict[str, dict] = {}
-    for i, row in enumerate(rows):
-        print(
-            "  ".join(
-                v.ljust(w) if c < 2 else v.rjust(w) for c, (v, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
+    for i, line in enumerate(format_rows(rows, left=2)):
+        print(line)
         if i == 0:
             continue
         run = runs.iloc[i - 1]

@@ -366,6 +366,18 @@ class ResultsStore:
             )
         return False
 
+    def config_change(self, name: str, config: Mapping[str, Any]) -> tuple[str, str] | None:
+        """``(key, differences)`` of the newest stored run of ``name`` whose config is not ``config`` (the
+        differing identity keys as ``key (old -> new), …``), or ``None`` when there is none."""
+        from vlmrobust.core.runs import config_diff, describe_diff, run_key
+
+        others = self.runs(name=name)
+        others = others[others["run"] != run_key(name, config)]
+        if others.empty:
+            return None
+        last = others.iloc[-1]
+        return str(last["run"]), describe_diff(config_diff(last["config"], config))
+
     def runs(self, **filters: Any) -> pd.DataFrame:
         """Recorded runs with ``RUN_COLUMNS`` (``config`` decoded), oldest first; empty for a version-2 file.
 

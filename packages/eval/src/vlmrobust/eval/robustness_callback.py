@@ -32,8 +32,9 @@ import pandas as pd
 
 from vlmrobust.core.effective import effective_robustness
 from vlmrobust.core.linefit import LineFit
-from vlmrobust.core.runs import config_diff, describe_diff, run_key, sweep_trial
+from vlmrobust.core.runs import run_key, sweep_trial
 from vlmrobust.core.store import Cell, ResultsStore
+from vlmrobust.core.tables import format_rows
 from vlmrobust.core.transforms import transform_accuracy
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.eval.distributed import Ranks
@@ -303,14 +304,7 @@ def accuracy_table(
     rows += [
         (name, key, f"{results[name]['top1'].value:.4f}", str(results[name]["top1"].n)) for name, key in sets
     ]
-    widths = [max(len(r[c]) for r in rows) for c in range(4)]
-    lines = [
-        "  "
-        + "  ".join(
-            v.ljust(w) if c < 2 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
+    lines = format_rows(rows, left=2, indent="  ")
     return "\n".join([title, *lines])
 
 
@@ -360,11 +354,9 @@ def _record_run(
     store: ResultsStore, key: str, name: str, config: Mapping[str, Any], on_change: str
 ) -> str | None:
     """Record ``key``'s config; say when other runs of ``name`` differ. Return an error to raise, or ``None``."""
-    others = store.runs(name=name)
-    others = others[others["run"] != key]
-    if len(others):
-        last = others.iloc[-1]
-        what = f"run {name!r}: the config differs from the stored {last['run']} in {describe_diff(config_diff(last['config'], config))}"
+    change = store.config_change(name, config)
+    if change is not None:
+        what = f"run {name!r}: the config differs from the stored {change[0]} in {change[1]}"
         if on_change == "refuse":
             return (
                 f"{store.path}: {what}; give another run_name, or on_config_change='new' to store it as {key}"

@@ -59,15 +59,12 @@ def list_models(
             specs += [f"open_clip:{arch}" for arch in open_clip_architectures() if arch not in tiny]
             pairs = open_clip.list_pretrained()
         specs += [f"open_clip:{arch}@{tag}" for arch, tag in pairs]
+    cached = cached_hf_models(cache_dir) if backend in (None, "hf") or available else []  # one cache scan
     if backend in (None, "hf"):
-        specs += [f"hf:{repo}" for repo in cached_hf_models(cache_dir)]
+        specs += [f"hf:{repo}" for repo in cached]
     if backend in (None, "timm"):
         if available:
-            specs += [
-                f"timm:{repo.removeprefix('timm/')}"
-                for repo in cached_hf_models(cache_dir)
-                if repo.startswith("timm/")
-            ]
+            specs += [f"timm:{repo.removeprefix('timm/')}" for repo in cached if repo.startswith("timm/")]
         else:
             import timm
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from vlmrobust.core.errors import CLIError, cli_main
 from vlmrobust.core.robustness import RobustnessInputError, RobustnessReport, fit_robustness
-from vlmrobust.core.runs import config_diff, describe_diff, run_key
+from vlmrobust.core.runs import run_key
 from vlmrobust.core.store import ResultsStore
 from vlmrobust.eval.commands.line import write_outputs
 from vlmrobust.eval.plots import plot_robustness_grid
@@ -119,15 +119,6 @@ def finished_runs(store_path: Path, max_steps: int) -> set[str]:
     return set(cells["run"]) if len(cells) else set()
 
 
-def changed_settings(store: ResultsStore, name: str, config: dict[str, Any]) -> str | None:
-    """How ``config`` differs from the newest stored run of ``name`` with another config (``None``: none)."""
-    others = store.runs(name=name)
-    others = others[others["run"] != run_key(name, config)]
-    if others.empty:
-        return None
-    return describe_diff(config_diff(others["config"].iloc[-1], config))
-
-
 def summarise(cfg: QuickstartConfig, runs: dict[str, str]) -> RobustnessReport:
     """Fit the robustness lines over the family (``runs``: run key -> name) and write the CSV, JSON and plot."""
     store = ResultsStore(cfg.out / "results.db")
@@ -172,10 +163,10 @@ def run(cfg: QuickstartConfig) -> RobustnessReport:
         if key in done:
             print(f"[{i}/{len(plan)}] {key}: already in results.db with these settings, reused")
             continue
-        changed = changed_settings(store, name, config)
-        if changed:
+        changed = store.config_change(name, config)
+        if changed is not None:
             print(
-                f"[{i}/{len(plan)}] {name}: settings differ from the stored run in {changed}; training {key}"
+                f"[{i}/{len(plan)}] {name}: settings differ from the stored run in {changed[1]}; training {key}"
             )
         start = time.perf_counter()
         train_one(cfg, n, s)
