@@ -12,13 +12,19 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vlmrobust.models.hf_loading import from_pretrained_offline
-from vlmrobust.models.scorer_base import DualEncoderScorer
+from vlmrobust.models.scorer_base import DualEncoderScorer, Tower
 from vlmrobust.models.spec import ModelSpec
 
 
 def _features(out: Any) -> torch.Tensor:
     """``get_*_features`` return a tensor (transformers 4) or an output whose ``pooler_output`` is projected (5)."""
     return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+_TOWER_PREFIXES: dict[str, tuple[str, ...]] = {
+    "image": ("vision_model", "visual_projection"),
+    "text": ("text_model", "text_projection"),
+}
 
 
 class HFClipScorer(DualEncoderScorer):
@@ -83,6 +89,18 @@ class HFClipScorer(DualEncoderScorer):
             self.model.get_text_features(input_ids=tokens.to(device=self.device, dtype=torch.long))
         )
         return F.normalize(out, dim=-1) if normalize else out
+
+    def lock_tower(self, tower: Tower) -> None:
+        """Freeze the ``image`` (``vision_model``, ``visual_projection``) or ``text`` tower (``text_model``,
+        ``text_projection``): no gradients; frozen modules stay in eval mode."""
+        if tower not in _TOWER_PREFIXES:
+            raise ValueError(f"unknown tower {tower!r}; valid: 'image', 'text'")
+        prefixes = _TOWER_PREFIXES[tower]
+        frozen = [p for n, p in self.model.named_parameters() if n.startswith(prefixes)]
+        if not frozen:
+            raise ValueError(f"{self.spec}: no {tower}-tower parameters under {prefixes}")
+        for param in frozen:
+            param.requires_grad_(False)
 
     def forward(self, images: torch.Tensor, tokens: torch.Tensor | Sequence[str]) -> tuple[torch.Tensor, ...]:
         """Return ``(image_features, text_features, logit_scale[, logit_bias])`` (unit-norm features)."""

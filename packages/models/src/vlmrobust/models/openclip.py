@@ -19,7 +19,7 @@ from vlmrobust.models.checkpoints import (
     resolve_open_clip_tag,
     save_state_dict_file,
 )
-from vlmrobust.models.scorer_base import DualEncoderScorer
+from vlmrobust.models.scorer_base import DualEncoderScorer, Tower
 from vlmrobust.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,16 @@ class OpenClipScorer(DualEncoderScorer):
             return self.model.encode_text(tokens, normalize=normalize)
         used = int((tokens != 0).any(dim=0).nonzero().max()) + 1 if bool((tokens != 0).any()) else 1
         return _encode_text_prefix(self.model, tokens[:, :used], normalize)
+
+    def lock_tower(self, tower: Tower) -> None:
+        """Freeze the ``image`` or ``text`` tower (LiT-style: no gradients; batch-norm statistics frozen too),
+        through open_clip's own ``lock_image_tower`` / ``lock_text_tower``."""
+        if tower == "image":
+            self.model.lock_image_tower(unlocked_groups=0, freeze_bn_stats=True)
+        elif tower == "text":
+            self.model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
+        else:
+            raise ValueError(f"unknown tower {tower!r}; valid: 'image', 'text'")
 
     def forward(self, images: torch.Tensor, tokens: torch.Tensor | Sequence[str]) -> tuple[torch.Tensor, ...]:
         """Return ``(image_features, text_features, logit_scale[, logit_bias])`` for ``ClipLoss``/``SigLipLoss``.

@@ -53,6 +53,10 @@ class ImageTextScorer(Protocol):
         """Text embeddings [T, D] from strings or token ids [T, L]."""
         ...
 
+    def lock_tower(self, tower: Literal["image", "text"]) -> None:
+        """Freeze one tower (no gradients) for LiT-style / lock-text fine-tuning."""
+        ...
+
     def similarity(self, image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
         """Logits [B, T] = logit_scale * cos(image, text) + logit_bias."""
         ...
@@ -161,4 +165,21 @@ class FeatureExtractor(Protocol):
 
     def __call__(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """Features [B, D] of the images."""
+        ...
+
+
+@runtime_checkable
+class ImageClassifier(Protocol):
+    """An image classifier over its own named classes: a fine-tuned cross-entropy head, a linear probe.
+
+    Attributes:
+        class_names: the classes of the logit columns, in column order.
+        preprocess: eval image transform, PIL image -> float tensor [3, H, W].
+    """
+
+    class_names: tuple[str, ...]
+    preprocess: Callable[[Image.Image], torch.Tensor]
+
+    def class_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits [B, C] over ``class_names`` of preprocessed images [B, 3, H, W]."""
         ...

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+
+Tower = Literal["image", "text"]
 
 
 class DualEncoderScorer(torch.nn.Module):
@@ -38,3 +42,13 @@ class DualEncoderScorer(torch.nn.Module):
         logits = self.logit_scale.to(cos.dtype) * cos
         bias = self.logit_bias
         return logits if bias is None else logits + bias.to(cos.dtype)
+
+    def train(self, mode: bool = True) -> DualEncoderScorer:
+        """``nn.Module.train``, except that a child of ``self.model`` whose parameters are all frozen (a locked
+        tower, ``lock_tower``) stays in eval mode: no dropout and no batch-norm updates in a frozen tower."""
+        super().train(mode)
+        for module in self.model.children():
+            params = list(module.parameters())
+            if mode and params and not any(p.requires_grad for p in params):
+                module.eval()
+        return self

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
@@ -17,19 +18,35 @@ from vlmrobust.eval.protocols import (
     ProtocolError,
     ZeroShotClassification,
 )
+from vlmrobust.eval.protocols.head import HeadClassification
 from vlmrobust.models.registry import load_scorer
+from vlmrobust.train.heads import HeadClassifier, LinearHead
 from vlmrobust.train.losses import ContrastiveLoss, InfoNCE
 from vlmrobust.train.schedules import warmup_cosine
 
+Objective = Literal["captions", "class_prompts", "cross_entropy"]
+
 
 class CLIPFineTune(pl.LightningModule):
-    """Fine-tune an image-text scorer on image-caption pairs; validate by zero-shot classification.
+    """Fine-tune an image-text scorer; validate every eval set by the protocol of its task.
 
-    Batches for training are dicts with ``image`` ``[B, 3, H, W]`` and ``caption`` (list of B strings).
-    Validation answers each of the DataModule's ``eval_sets`` by the protocol of its task
-    (``eval_protocol``): zero-shot classification for classification sets, the best-scoring option prompt
-    for MCQ sets, with the heads rebuilt from the current weights at every validation, and returns the
-    protocol's per-sample ``BatchPredictions`` for ``RobustnessCallback``.
+    Training batches are dicts with ``image`` ``[B, 3, H, W]`` and, by ``objective``:
+
+    * ``captions``: ``caption`` (B strings); symmetric contrastive ``loss`` on image-caption pairs;
+    * ``class_prompts`` (FLYP): ``label`` (B class indices); the captions are class prompts
+      ``template.format(class_name)``, one template per sample drawn by a generator seeded with the global
+      step (so a resumed run draws the same ones), under the same contrastive ``loss``;
+    * ``cross_entropy`` (WiSE-FT's fine-tuning): ``label``; cross-entropy of a ``LinearHead`` on the
+      normalised image embedding, initialised from the zero-shot classifier of the training classes (weights
+      = logit scale · prompt-ensembled text head), so step 0 predicts exactly as zero-shot. The text tower
+      is unused and locked.
+
+    Class names come from the DataModule's ``class_names``; templates from ``train_templates`` or the
+    DataModule's ``templates``. ``lock_image`` / ``lock_text`` freeze a tower (LiT-style; frozen modules stay
+    in eval mode). Validation answers each of the DataModule's ``eval_sets`` by the protocol of its task
+    (``eval_protocol``): zero-shot classification / MCQ by option prompts from text heads rebuilt at every
+    validation, or, for ``cross_entropy``, the trained head (``head/ce``, over the eval set's classes), and
+    returns the protocol's per-sample ``BatchPredictions`` for ``RobustnessCallback``.
 
     Args:
         model: model spec, e.g. ``open_clip:vlmrobust-tiny-clip`` or ``open_clip:ViT-B-32@openai``.
@@ -41,6 +58,11 @@ class CLIPFineTune(pl.LightningModule):
         loss: the contrastive loss (``vlmrobust.train.losses``; default symmetric InfoNCE with all-gather).
         eval_templates: prompt template set of validation (``dataset``: each eval set's own templates).
         model_seed: seed of the random init for models without pretrained weights (``None`` = global RNG).
+        objective: ``captions``, ``class_prompts`` (FLYP) or ``cross_entropy`` (zero-shot-initialised head).
+        lock_image: freeze the image tower.
+        lock_text: freeze the text tower (implied by ``cross_entropy``).
+        train_templates: class-prompt templates of ``class_prompts`` and of the head's initialisation
+            (``None``: the DataModule's ``templates``).
     """
 
     def __init__(
@@ -54,19 +76,59 @@ class CLIPFineTune(pl.LightningModule):
         loss: ContrastiveLoss | None = None,
         eval_templates: TemplateSet = "dataset",
         model_seed: int | None = None,
+        objective: Objective = "captions",  # captions, class prompts (FLYP) or cross-entropy head (WiSE-FT)
+        lock_image: bool = False,  # freeze the image tower
+        lock_text: bool = False,  # freeze the text tower (implied by cross_entropy)
+        train_templates: Sequence[str] | None = None,  # class-prompt templates (None: the DataModule's)
     ) -> None:
         super().__init__()
+        if objective not in _OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(map(repr, _OBJECTIVES))}")
+        if objective == "cross_entropy" and lock_image:
+            raise ValueError(
+                "objective='cross_entropy' with lock_image=True trains nothing but the head; use "
+                "vlmrobust.train.linear_probe.LinearProbe for a probe on frozen features"
+            )
         self.save_hyperparameters(ignore=["loss"])
-        self.model_spec = model
+        self.model_spec, self.objective = model, objective
         self.scorer = load_scorer(model, seed=model_seed).train()
+        for tower, locked in (("image", lock_image), ("text", lock_text or objective == "cross_entropy")):
+            if locked:
+                self.scorer.lock_tower(tower)
         self.loss_fn: ContrastiveLoss = loss if loss is not None else InfoNCE()
-        self._protocols: dict[str, EvalProtocol] = {
-            "classification": ZeroShotClassification(templates=eval_templates),
-            "mcq": MCQByPrompt(templates=eval_templates),
-        }
+        self.head: LinearHead | None = (
+            None  # cross_entropy: built in configure_model from the training classes
+        )
+        self._train_classes: tuple[str, ...] = ()
+        self._templates: tuple[str, ...] = ()
+        self._protocols: dict[str, EvalProtocol] = (
+            {"classification": HeadClassification("ce"), "mcq": HeadClassification("ce")}
+            if objective == "cross_entropy"
+            else {
+                "classification": ZeroShotClassification(templates=eval_templates),
+                "mcq": MCQByPrompt(templates=eval_templates),
+            }
+        )
         self._eval_sets: list[EvalSetInfo] = []  # the DataModule's sets, read at each validation start
 
     # --- data hooks ---------------------------------------------------------------------------------
+    def configure_model(self) -> None:
+        """Read the training classes and templates from the DataModule; build the ``cross_entropy`` head
+        (before sharding and before a checkpoint is restored into it)."""
+        dm = getattr(self.trainer, "datamodule", None)
+        if self.objective == "captions" or self.head is not None:
+            return
+        names, templates = getattr(dm, "class_names", None), self.hparams.train_templates
+        templates = templates if templates is not None else getattr(dm, "templates", None)
+        if not names or not templates:
+            raise AttributeError(
+                f"CLIPFineTune(objective={self.objective!r}) needs a DataModule with `class_names` and "
+                f"`templates` (or train_templates); got {type(dm).__name__}"
+            )
+        self._train_classes, self._templates = tuple(names), tuple(templates)
+        if self.objective == "cross_entropy":
+            self.head = LinearHead.zero_shot(self.scorer, self._train_classes, self._templates)
+
     def setup(self, stage: str) -> None:
         """Give the DataModule this model's image preprocessing and the loss this process's rank."""
         dm = getattr(self.trainer, "datamodule", None)
@@ -74,14 +136,47 @@ class CLIPFineTune(pl.LightningModule):
             dm.set_image_transforms(self.scorer.preprocess_train, self.scorer.preprocess)
         self.loss_fn.setup_ranks(self.global_rank, self.trainer.world_size)
 
+    def classifier(self) -> HeadClassifier:
+        """The ``cross_entropy`` head as an ``ImageClassifier`` on the current image tower."""
+        if self.head is None:
+            raise RuntimeError("CLIPFineTune has a classifier head only with objective='cross_entropy'")
+        return HeadClassifier(
+            self.head, self.scorer.encode_image, self._train_classes, self.scorer.preprocess
+        )
+
     # --- training -----------------------------------------------------------------------------------
+    def _batch_column(self, batch: dict[str, Any], key: str) -> Any:
+        if key not in batch:
+            raise KeyError(
+                f"CLIPFineTune(objective={self.objective!r}) needs batch column {key!r}; the batch has "
+                f"{sorted(batch)}"
+            )
+        return batch[key]
+
+    def _captions(self, batch: dict[str, Any]) -> list[str]:
+        if self.objective == "captions":
+            return list(self._batch_column(batch, "caption"))
+        labels = torch.as_tensor(self._batch_column(batch, "label")).tolist()
+        gen = torch.Generator().manual_seed(self.global_step)
+        picks = torch.randint(len(self._templates), (len(labels),), generator=gen).tolist()
+        return [self._templates[t].format(self._train_classes[y]) for t, y in zip(picks, labels, strict=True)]
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        tokens = self.scorer.tokenize(batch["caption"]).to(self.device)
-        image_features = self.scorer.encode_image(batch["image"], normalize=True)
-        text_features = self.scorer.encode_text(tokens, normalize=True)
-        loss = self.loss_fn(image_features, text_features, self.scorer.logit_scale, self.scorer.logit_bias)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["caption"]))
-        self.log("train/logit_scale", self.scorer.logit_scale.detach(), batch_size=len(batch["caption"]))
+        images = self._batch_column(batch, "image")
+        if self.objective == "cross_entropy":
+            labels = torch.as_tensor(self._batch_column(batch, "label"), device=self.device)
+            logits = self.head(self.scorer.encode_image(images, normalize=True))  # [B, C]
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+        else:
+            captions = self._captions(batch)
+            tokens = self.scorer.tokenize(captions).to(self.device)
+            image_features = self.scorer.encode_image(images, normalize=True)
+            text_features = self.scorer.encode_text(tokens, normalize=True)
+            loss = self.loss_fn(
+                image_features, text_features, self.scorer.logit_scale, self.scorer.logit_bias
+            )
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(images))
+        self.log("train/logit_scale", self.scorer.logit_scale.detach(), batch_size=len(images))
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -107,7 +202,7 @@ class CLIPFineTune(pl.LightningModule):
             )
         self._eval_sets = list(eval_sets)
         for info in self._eval_sets:  # heads from the current weights
-            self.eval_protocol(info).prepare(self.scorer, info)
+            self.eval_protocol(info).prepare(self._eval_model(), info)
 
     def on_validation_epoch_start(self) -> None:
         self._eval_start()
@@ -117,7 +212,10 @@ class CLIPFineTune(pl.LightningModule):
 
     def _eval_step(self, batch: dict[str, Any], dataloader_idx: int) -> BatchPredictions:
         info = self._eval_sets[dataloader_idx]
-        return self.eval_protocol(info).predict(self.scorer, info, batch)
+        return self.eval_protocol(info).predict(self._eval_model(), info, batch)
+
+    def _eval_model(self) -> Any:
+        return self.classifier() if self.objective == "cross_entropy" else self.scorer
 
     def validation_step(
         self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
@@ -130,7 +228,7 @@ class CLIPFineTune(pl.LightningModule):
     # --- optimisation -------------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         decay, no_decay = [], []
-        for name, param in self.scorer.named_parameters():
+        for name, param in self.named_parameters():
             if not param.requires_grad:
                 continue
             exclude = param.ndim < 2 or "logit_scale" in name or "logit_bias" in name or "bn" in name
@@ -146,3 +244,6 @@ class CLIPFineTune(pl.LightningModule):
         schedule = partial(warmup_cosine, warmup_steps=hp.warmup_steps, total_steps=total)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+_OBJECTIVES: tuple[str, ...] = ("captions", "class_prompts", "cross_entropy")

@@ -34,6 +34,10 @@ class NegCLIP(CLIPFineTune):
         hard_negative_ratio: float = 1.0,  # HP+HN: fraction of rows carrying their hard negative
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("objective", "captions") != "captions":
+            raise ValueError(
+                f"NegCLIP trains on captions; objective={kwargs['objective']!r} is not one of its"
+            )
         super().__init__(**kwargs)
         if not negative_keys:
             raise ValueError("NegCLIP needs at least one negative_keys column")

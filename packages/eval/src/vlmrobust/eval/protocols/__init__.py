@@ -8,10 +8,15 @@
 | ``mcq-likelihood`` | :class:`MCQLikelihood` | vlm | mcq | ``mcq/likelihood-<reduction>-<prompt>`` (``mcq/cfg<t>-…``) |
 | ``embed-zeroshot`` | :class:`EmbedderClassification` | embedder | classification | ``embed/zeroshot-<templates>[-<query>]`` |
 | ``mcq-embed`` | :class:`EmbedderMCQ` | embedder | mcq | ``mcq/embed-<templates>[-<query>]`` |
+| (training) | :class:`HeadClassification` | classifier | classification, mcq | ``head/<name>`` |
+
+``HeadClassification`` evaluates trained heads (a cross-entropy fine-tuned head, a linear probe) inside
+training runs; it is not registered for ``vlmrobust eval``, which loads models by spec.
 """
 
 from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, MetricValue, ProtocolError, Role
 from vlmrobust.eval.protocols.embedder import EmbedderClassification, EmbedderMCQ
+from vlmrobust.eval.protocols.head import HeadClassification
 from vlmrobust.eval.protocols.registry import PROTOCOLS, build_protocol
 from vlmrobust.eval.protocols.scorer import MCQByPrompt, ZeroShotClassification
 from vlmrobust.eval.protocols.vlm import MCQGeneration, MCQLikelihood
@@ -22,6 +27,7 @@ __all__ = [
     "EmbedderClassification",
     "EmbedderMCQ",
     "EvalProtocol",
+    "HeadClassification",
     "MCQByPrompt",
     "MCQGeneration",
     "MCQLikelihood",

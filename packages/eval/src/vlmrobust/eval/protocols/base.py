@@ -22,7 +22,7 @@ from torch import Tensor
 from vlmrobust.data.evalsets import EvalSetInfo, Task
 from vlmrobust.eval.metrics import Accuracy, accuracy
 
-Role = Literal["scorer", "vlm", "embedder"]
+Role = Literal["scorer", "vlm", "embedder", "classifier"]
 ImageInput = Literal["tensor", "pil"]
 
 
