@@ -83,33 +83,3 @@ def test_interpolate_weights_by_hand():
         interpolate_weights(start, {**end, "w": torch.zeros(3)}, 0.5)
     with pytest.raises(ValueError, match=r"only in one: \['n'\]"):
         interpolate_weights(start, {"w": end["w"]}, 0.5)
-
-
-@pytest.mark.slow
-def test_wise_ft_alpha_0_is_the_zero_shot_model_and_alpha_1_the_fine_tuned_one(tmp_path):
-    import lightning.pytorch as pl
-    from safetensors.torch import load_file
-
-    from vlmrobust.train.clip_finetune import CLIPFineTune
-    from vlmrobust.train.export import ExportModel
-
-    export = ExportModel(dirpath=str(tmp_path), wise_ft_alphas=[0.0, 0.5, 1.0])
-    trainer = pl.Trainer(accelerator="cpu", max_steps=4, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[export],
-                         num_sanity_val_steps=0, limit_val_batches=0)  # fmt: skip
-    trainer.fit(CLIPFineTune(lr=1e-2, warmup_steps=1, model_seed=0), datamodule=WorldDataModule(**DATA))
-    tuned, one = load_file(str(export.path)), load_file(str(export.wise_ft_paths[1.0]))
-    assert tuned.keys() == one.keys() and all(torch.equal(tuned[k], one[k]) for k in tuned)
-    half = load_file(str(export.wise_ft_paths[0.5]))
-    zero = load_file(str(export.wise_ft_paths[0.0]))
-    key = "text_projection"
-    assert not torch.equal(zero[key], tuned[key])  # training moved the weights
-    torch.testing.assert_close((zero[key] + tuned[key]) / 2, half[key], atol=1e-6, rtol=0)
-
-    def top1(entry: ModelEntry, run: str) -> dict[str, float]:
-        runner = EvalRunner(str(tmp_path / "eval.db"), run=run, batch_size=8, progress=False)
-        report = runner.evaluate([entry], EvalData(WorldDataModule(**DATA)), [ZeroShotClassification()])
-        return {c.eval_set: c.value for c in report.cells if c.metric == "top1"}
-
-    start = top1(ModelEntry("open_clip:vlmrobust-tiny-clip", seed=0), "zero-shot")
-    assert top1(ModelEntry(f"open_clip:vlmrobust-tiny-clip@{export.wise_ft_paths[0.0]}"), "alpha-0") == start

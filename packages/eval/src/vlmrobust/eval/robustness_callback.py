@@ -80,6 +80,7 @@ class RobustnessCallback(pl.Callback):
         self._last: tuple[int, list[tuple[str, str]]] | None = None  # (step, [(eval set, protocol key)])
         self.run_config: dict[str, Any] | None = None
         self.run: str | None = None  # the run key, set in setup
+        self._variant: tuple[str, dict[str, Any]] | None = None  # (name suffix, config additions)
         self.baseline = _load_lines(baseline_lines) if baseline_lines else {}
         self.transform = transform
         self.store_predictions = store_predictions
@@ -93,12 +94,20 @@ class RobustnessCallback(pl.Callback):
         """Identify the run by this resolved config (``vlmrobust fit`` binds its LightningCLI config)."""
         self.run_config = dict(config)
 
+    def set_variant(self, suffix: str | None, config: Mapping[str, Any] | None = None) -> None:
+        """Store the following evaluations as a variant of this run (WiSE-FT's θ(α)): run name
+        ``<run name>-<suffix>``, config extended by ``config``, logged metrics prefixed ``<suffix>/``; the W&B
+        run keeps its name. ``None`` returns to the run itself. Takes effect at the next ``setup``."""
+        self._variant = None if suffix is None else (suffix, dict(config or {}))
+
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.results_db is None:
             return
         config = self.run_config if self.run_config is not None else derived_config(trainer, pl_module)
         config = {**config, **sweep_trial()}
         name = self.run_name or _default_run_name(trainer)
+        if self._variant is not None:
+            name, config = f"{name}-{self._variant[0]}", {**config, **self._variant[1]}
         key = run_key(name, config)
         problem = None
         if trainer.is_global_zero:
@@ -107,7 +116,7 @@ class RobustnessCallback(pl.Callback):
         if problem is not None:
             raise ValueError(problem)
         self.run = key
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and self._variant is None:
             _name_wandb_runs(trainer, key)
 
     # --- collection -------------------------------------------------------------------------------
@@ -191,8 +200,9 @@ class RobustnessCallback(pl.Callback):
             _step(trainer),
             [(info.name, p.key) for info, p in zip(eval_sets, protocols, strict=True)],
         )
+        prefix = f"{self._variant[0]}/" if self._variant is not None else ""
         for key, value in self._metrics(eval_sets, results).items():
-            pl_module.log(key, value, sync_dist=False, add_dataloader_idx=False)
+            pl_module.log(prefix + key, value, sync_dist=False, add_dataloader_idx=False)
         if ranks.is_main:
             self._log_table(trainer, eval_sets, results)
             self._store(trainer, pl_module, eval_sets, protocols, records, results)

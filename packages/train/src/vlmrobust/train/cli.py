@@ -25,6 +25,7 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from vlmrobust.core.console import quiet_console
 from vlmrobust.train.config_errors import ArgumentParser
 from vlmrobust.train.progress import StepProgressBar
+from vlmrobust.train.wiseft import WiseFT
 
 
 class VlmrobustCLI(LightningCLI):
@@ -84,6 +85,12 @@ class VlmrobustCLI(LightningCLI):
     def before_fit(self) -> None:
         """Bind the resolved config to the callbacks that identify runs by it (``RobustnessCallback``)."""
         self._bind_run_config()
+
+    def after_fit(self) -> None:
+        """Evaluate the WiSE-FT ensembles of every ``WiseFT`` callback (each α its own run)."""
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, WiseFT):
+                callback.evaluate(self.trainer, self.model, self.datamodule)
 
     def before_validate(self) -> None:
         """As ``before_fit``."""

@@ -1,9 +1,9 @@
 """Export the trained model of a fit as one consolidated safetensors file, loadable by its model spec, and
-its WiSE-FT interpolations with the weights the fit started from."""
+WiSE-FT's interpolation of two sets of weights."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -42,18 +42,13 @@ class ExportModel(pl.Callback):
     The state dict comes from the strategy (``lightning_module_state_dict``, gathered in full on rank 0
     under sharded strategies) and keeps the keys under ``prefix`` with the prefix removed, so the file holds
     the bare architecture's weights: ``open_clip:<arch>@<dirpath>/<filename>`` is then a model spec wherever
-    one is taken (``vlmrobust eval``, ``load_scorer``), like the Lightning checkpoint itself.
-
-    With ``wise_ft_alphas``, the weights at the start of fit (the zero-shot model) are kept on CPU and, for
-    every α, ``<stem>-wiseft-<α>.safetensors`` holds θ(α) = (1 − α)·θ_start + α·θ_end
-    (``interpolate_weights``): each is a model spec to evaluate, so the WiSE-FT curve can be drawn in the
-    probit plane next to the zero-shot point (α = 0) and the fine-tuned one (α = 1).
+    one is taken (``vlmrobust eval``, ``load_scorer``), like the Lightning checkpoint itself. ``WiseFT``
+    writes its θ(α) files through :meth:`write` beside it.
 
     Args:
         dirpath: folder of the file (``None``: the checkpoint callback's folder, else ``default_root_dir``).
         filename: file name, ending in ``.safetensors``.
         prefix: attribute path of the model inside the LightningModule (``CLIPFineTune``: ``scorer.model.``).
-        wise_ft_alphas: mixing weights α of the WiSE-FT files written besides (empty: none).
     """
 
     def __init__(
@@ -61,19 +56,13 @@ class ExportModel(pl.Callback):
         dirpath: str | None = None,
         filename: str = "model.safetensors",
         prefix: str = "scorer.model.",
-        wise_ft_alphas: Sequence[float] = (),
     ) -> None:
         if not filename.endswith(".safetensors"):
             raise ValueError(
                 f"ExportModel writes safetensors; filename must end in .safetensors, got {filename!r}"
             )
-        if any(not 0 <= a <= 1 for a in wise_ft_alphas):
-            raise ValueError(f"wise_ft_alphas must lie in [0, 1], got {list(wise_ft_alphas)}")
         self.dirpath, self.filename, self.prefix = dirpath, filename, prefix
-        self.wise_ft_alphas = tuple(wise_ft_alphas)
         self.path: Path | None = None  # the file written (rank 0), after fit
-        self.wise_ft_paths: dict[float, Path] = {}  # α -> file written (rank 0), after fit
-        self._start: dict[str, torch.Tensor] | None = None
 
     def _weights(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, torch.Tensor]:
         state = trainer.strategy.lightning_module_state_dict()  # a collective under sharded strategies
@@ -85,29 +74,21 @@ class ExportModel(pl.Callback):
             )
         return weights
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.wise_ft_alphas:
-            self._start = {
-                k: v.detach().to("cpu", copy=True) for k, v in self._weights(trainer, pl_module).items()
-            }
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def write(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, suffix: str = "", **metadata: str
+    ) -> Path | None:
+        """Write the module's current model weights as ``<stem><suffix>.safetensors`` (rank 0; a collective
+        under sharded strategies, so every rank calls it); return the path on rank 0, else ``None``."""
         from vlmrobust.models.checkpoints import save_state_dict_file
 
         weights = self._weights(trainer, pl_module)
         if not trainer.is_global_zero:
-            return
+            return None
         checkpoint = trainer.checkpoint_callback
         folder = Path(self.dirpath or getattr(checkpoint, "dirpath", None) or trainer.default_root_dir)
-        meta = {"vlmrobust_spec": str(getattr(pl_module, "model_spec", ""))}
-        self.path = save_state_dict_file(weights, folder / self.filename, metadata=meta)
-        if self._start is None:
-            return
-        end = {k: v.detach().to("cpu") for k, v in weights.items()}
-        stem = self.filename.removesuffix(".safetensors")
-        for alpha in self.wise_ft_alphas:
-            mixed = interpolate_weights(self._start, end, alpha)
-            path = folder / f"{stem}-wiseft-{alpha:g}.safetensors"
-            self.wise_ft_paths[alpha] = save_state_dict_file(
-                mixed, path, metadata={**meta, "wise_ft_alpha": f"{alpha:g}"}
-            )
+        name = f"{self.filename.removesuffix('.safetensors')}{suffix}.safetensors"
+        meta = {"vlmrobust_spec": str(getattr(pl_module, "model_spec", "")), **metadata}
+        return save_state_dict_file(weights, folder / name, metadata=meta)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.path = self.write(trainer, pl_module)
