@@ -20,6 +20,7 @@ from vlmrobust.eval.protocols import (
 )
 from vlmrobust.eval.protocols.head import HeadClassification
 from vlmrobust.models.registry import load_scorer
+from vlmrobust.train.guards import LossGuard, OnNonFinite
 from vlmrobust.train.heads import HeadClassifier, LinearHead
 from vlmrobust.train.losses import ContrastiveLoss, InfoNCE
 from vlmrobust.train.schedules import warmup_cosine
@@ -63,6 +64,8 @@ class CLIPFineTune(pl.LightningModule):
         lock_text: freeze the text tower (implied by ``cross_entropy``).
         train_templates: class-prompt templates of ``class_prompts`` and of the head's initialisation
             (``None``: the DataModule's ``templates``).
+        on_nonfinite: a NaN/Inf loss stops the run naming step and batch (``stop``), or its step is skipped
+            and counted in ``train/skipped_steps`` (``skip``; ten in a row still stop).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class CLIPFineTune(pl.LightningModule):
         lock_image: bool = False,  # freeze the image tower
         lock_text: bool = False,  # freeze the text tower (implied by cross_entropy)
         train_templates: Sequence[str] | None = None,  # class-prompt templates (None: the DataModule's)
+        on_nonfinite: OnNonFinite = "stop",  # a NaN/Inf loss stops the run, or skips the step (counted)
     ) -> None:
         super().__init__()
         if objective not in _OBJECTIVES:
@@ -96,6 +100,7 @@ class CLIPFineTune(pl.LightningModule):
             if locked:
                 self.scorer.lock_tower(tower)
         self.loss_fn: ContrastiveLoss = loss if loss is not None else InfoNCE()
+        self.guard = LossGuard(on_nonfinite)
         self.head: LinearHead | None = (
             None  # cross_entropy: built in configure_model from the training classes
         )
@@ -161,22 +166,26 @@ class CLIPFineTune(pl.LightningModule):
         picks = torch.randint(len(self._templates), (len(labels),), generator=gen).tolist()
         return [self._templates[t].format(self._train_classes[y]) for t, y in zip(picks, labels, strict=True)]
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def compute_loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The training loss of one batch (by ``objective``; recipes override this, not ``training_step``)."""
         images = self._batch_column(batch, "image")
         if self.objective == "cross_entropy":
             labels = torch.as_tensor(self._batch_column(batch, "label"), device=self.device)
             logits = self.head(self.scorer.encode_image(images, normalize=True))  # [B, C]
-            loss = torch.nn.functional.cross_entropy(logits, labels)
-        else:
-            captions = self._captions(batch)
-            tokens = self.scorer.tokenize(captions).to(self.device)
-            image_features = self.scorer.encode_image(images, normalize=True)
-            text_features = self.scorer.encode_text(tokens, normalize=True)
-            loss = self.loss_fn(
-                image_features, text_features, self.scorer.logit_scale, self.scorer.logit_bias
-            )
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(images))
-        self.log("train/logit_scale", self.scorer.logit_scale.detach(), batch_size=len(images))
+            return torch.nn.functional.cross_entropy(logits, labels)
+        tokens = self.scorer.tokenize(self._captions(batch)).to(self.device)
+        image_features = self.scorer.encode_image(images, normalize=True)
+        text_features = self.scorer.encode_text(tokens, normalize=True)
+        return self.loss_fn(image_features, text_features, self.scorer.logit_scale, self.scorer.logit_bias)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+        """``compute_loss``, checked by the loss guard (``None``: a skipped non-finite step) and logged."""
+        loss = self.guard(self, self.compute_loss(batch), batch_idx)
+        size = len(batch["image"])
+        if loss is not None:
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log("train/logit_scale", self.scorer.logit_scale.detach(), batch_size=size)
+        self.log("train/skipped_steps", float(self.guard.skipped), batch_size=size)
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:

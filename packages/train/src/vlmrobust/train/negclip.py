@@ -53,7 +53,8 @@ class NegCLIP(CLIPFineTune):
     def _texts(self, captions: list[str]) -> torch.Tensor:
         return self.scorer.encode_text(self.scorer.tokenize(captions).to(self.device), normalize=True)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def compute_loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        """NegCLIP or HP+HN loss of one batch with its hard-negative (and hard-positive) columns."""
         needed = [
             "image",
             "caption",
@@ -73,10 +74,6 @@ class NegCLIP(CLIPFineTune):
         negatives = negatives.view(b, len(self.negative_keys), -1)  # [B, k, D], row i: image i's negatives
         scale = self.scorer.logit_scale
         if isinstance(self.hn_loss, NegCLIPLoss):
-            loss = self.hn_loss(images, texts, negatives, scale)
-        else:
-            positives = self._texts(batch[self.positive_key])
-            loss = self.hn_loss(images, texts, positives, negatives[:, 0], scale)
-        self.log("train/loss", loss, prog_bar=True, batch_size=b)
-        self.log("train/logit_scale", scale.detach(), batch_size=b)
-        return loss
+            return self.hn_loss(images, texts, negatives, scale)
+        positives = self._texts(batch[self.positive_key])
+        return self.hn_loss(images, texts, positives, negatives[:, 0], scale)
