@@ -180,6 +180,7 @@ class ImageClassifier(Protocol):
     class_names: tuple[str, ...]
     preprocess: Callable[[Image.Image], torch.Tensor]
 
-    def class_logits(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits [B, C] over ``class_names`` of preprocessed images [B, 3, H, W]."""
+    def class_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits [B, C] over ``class_names`` of preprocessed images [B, 3, H, W] (or, for a head on cached
+        features, of the features [B, D])."""
         ...

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from PIL import Image
 from torch import Tensor, nn
 
 from vlmrobust.eval.heads import build_zero_shot_head
@@ -68,7 +68,7 @@ class HeadClassifier:
     head: LinearHead
     features: Callable[[Tensor], Tensor]
     class_names: tuple[str, ...]
-    preprocess: Callable[[Image.Image], Tensor]
+    preprocess: Callable[[Any], Tensor]
 
     def class_logits(self, images: Tensor) -> Tensor:
         """Logits [B, C] over ``class_names``."""

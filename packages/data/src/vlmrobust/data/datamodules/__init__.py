@@ -1,12 +1,23 @@
-"""Lightning DataModules: the procedural world (training + robustness evals) and ImageNet with its shifts.
+"""Lightning DataModules: the procedural world, ImageNet with its shifts, caption pairs, cached features.
 
-The only place in ``vlmrobust.data`` that imports Lightning. Both modules expose ``eval_sets`` (one
-``EvalSetInfo`` per eval set) and ``eval_datasets`` (the datasets behind ``val_dataloader()``, same order),
-and serve plain classification or K-way MCQ (``mode="mcq"``).
+The only place in ``vlmrobust.data`` that imports Lightning. Every module exposes ``eval_sets`` (one
+``EvalSetInfo`` per eval set) and ``eval_datasets`` (the datasets behind ``val_dataloader()``, same order):
+the world and ImageNet serve plain classification or K-way MCQ (``mode="mcq"``); ``CaptionsDataModule``
+(COCO / Flickr30k Karpathy pairs) and ``FeatureDataModule`` (another module's images, encoded once) take
+their eval sets from the DataModule they wrap.
 """
 
+from vlmrobust.data.datamodules.captions import CaptionsDataModule
+from vlmrobust.data.datamodules.features import FeatureDataModule
 from vlmrobust.data.datamodules.imagenet import SHIFTS as IMAGENET_SHIFTS
 from vlmrobust.data.datamodules.imagenet import ImageNetDataModule, ResizeCenterCrop
 from vlmrobust.data.datamodules.world import WorldDataModule
 
-__all__ = ["IMAGENET_SHIFTS", "ImageNetDataModule", "ResizeCenterCrop", "WorldDataModule"]
+__all__ = [
+    "IMAGENET_SHIFTS",
+    "CaptionsDataModule",
+    "FeatureDataModule",
+    "ImageNetDataModule",
+    "ResizeCenterCrop",
+    "WorldDataModule",
+]

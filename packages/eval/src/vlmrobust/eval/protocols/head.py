@@ -5,6 +5,7 @@ name among the head's: a set on a class subset (ImageNet-R/-A, the world's shift
 columns only, a set whose classes map to several head columns (ObjectNet, ``head_names``) takes the argmax
 over the mapped columns, exactly as zero-shot classification does with its text head. A set with a class the
 head does not have is refused, naming the missing classes. MCQ sets pick the option with the highest logit.
+Batches carry images (``image``) or, for heads on cached features, the features (``features``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ class HeadClassification(EvalProtocol):
     def _scores(self, model: ImageClassifier, info: EvalSetInfo, batch: dict[str, Any]) -> Tensor:
         if info.name not in self._columns:
             raise RuntimeError(f"{self.key}: prepare(model, info) was not called for {info.name!r}")
+        inputs = batch["features"] if "features" in batch else batch["image"]  # cached features, or images
         with torch.no_grad():
-            logits = model.class_logits(batch["image"])  # [B, C_head]
+            logits = model.class_logits(inputs)  # [B, C_head]
         check_scores(logits, len(model.class_names), info.name)
         columns = logits.float()[:, self._columns[info.name].to(logits.device)]  # [B, columns]
         return class_scores(columns, info)  # [B, classes]
