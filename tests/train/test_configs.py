@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from vlmrobust.data.captions import write_karpathy
 from vlmrobust.train.cli import VlmrobustCLI
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "fit").glob("*.yaml"))
+OVERRIDES = Path(__file__).parent / "config_overrides"
 
 
 def test_configs_exist():
@@ -21,32 +23,45 @@ def test_config_header_names_its_command(config):
     )
 
 
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_config_parses_as_shipped(config, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        VlmrobustCLI(args=["fit", "--config", str(config), "--print_config"])
+    assert exit_.value.code in (0, None)
+    assert "class_path" in capsys.readouterr().out
+
+
+def _prepare(overrides: Path, root: Path) -> None:
+    """Write the synthetic data an overrides file says it needs (``# needs: <what>``)."""
+    needs = [line.split(":", 1)[1].strip() for line in overrides.read_text().splitlines()
+             if line.startswith("# needs:")]  # fmt: skip
+    for need in needs:
+        if need.startswith("karpathy-coco"):
+            write_karpathy(root / "synthetic" / "coco", "coco", {"train": 6, "restval": 2})
+        else:
+            raise ValueError(f"{overrides}: unknown need {need!r}")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_config_runs_fast_dev_run(config, tmp_path, monkeypatch):
+    """The shipped config plus its tiny overrides file (tests/train/config_overrides/<name>): only trainer
+    keys are overridden here, so this works for every DataModule."""
+    overrides = OVERRIDES / config.name
+    assert overrides.exists(), f"{config.name} needs a tiny overrides file {overrides}"
     monkeypatch.chdir(tmp_path)  # relative output paths in the config land in tmp_path
+    _prepare(overrides, tmp_path)
     cli = VlmrobustCLI(
-        args=[
-            "fit",
-            "--config",
-            str(config),
-            "--trainer.fast_dev_run",
-            "2",
-            "--data.init_args.train_size",
-            "32",
-            "--data.init_args.eval_size",
-            "8",
-            "--data.init_args.batch_size",
-            "8",
-        ],
+        args=["fit", "--config", str(config), "--config", str(overrides), "--trainer.fast_dev_run", "2"],
     )
-    assert cli.trainer.global_step == 2
     assert cli.trainer.state.finished
+    assert cli.trainer.fit_loop.epoch_loop.global_step == 2
 
 
 def test_unknown_config_key_names_valid_keys(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(CONFIGS[0].read_text().replace("lr: 0.001", "learning_rate: 0.001"))
+    quickstart = next(c for c in CONFIGS if c.name == "quickstart.yaml")
+    bad.write_text(quickstart.read_text().replace("lr: 0.001", "learning_rate: 0.001"))
     with pytest.raises(SystemExit):
         VlmrobustCLI(args=["fit", "--config", str(bad)], run=False)
     err = capsys.readouterr().err
