@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
@@ -33,12 +32,13 @@ from vlmrobust.data.captions.karpathy import (
     read_karpathy,
 )
 from vlmrobust.data.datamodules.imagenet import ResizeCenterCrop
+from vlmrobust.data.datamodules.resumable import ResumableTrainData
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.imagenet.samples import OnError
 from vlmrobust.data.world.datasets import collate_captions
 
 
-class CaptionsDataModule(LightningDataModule):
+class CaptionsDataModule(ResumableTrainData, LightningDataModule):
     """Karpathy-split image-caption pairs for contrastive training; eval sets from ``eval_data``.
 
     ``train_dataloader()`` yields shuffled (seeded) batches ``{"image" [B, 3, H, W], "caption" list[str],
@@ -146,7 +146,8 @@ class CaptionsDataModule(LightningDataModule):
 
     # --- loaders --------------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (seeded ``torch.Generator``) image-caption batches, batched by ``collate_captions``."""
+        """Shuffled image-caption batches (order and augmentations seeded by (``seed``, epoch); a resumed fit
+        continues its epoch, ``ResumableTrainData``), batched by ``collate_captions``."""
         if self.train_set is None:
             self.setup("fit")
         assert self.train_set is not None
@@ -155,12 +156,11 @@ class CaptionsDataModule(LightningDataModule):
                 f"{self.annotations}: {len(self.train_set)} image-caption pairs are fewer than batch_size "
                 f"{self.batch_size} with drop_last=True: no training batch"
             )
-        return DataLoader(
+        return self.resumable_loader(
             self.train_set,
-            batch_size=self.batch_size,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(self.seed),
-            collate_fn=collate_captions,
+            self.batch_size,
+            self.seed,
+            collate_captions,
             drop_last=self.drop_last,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

@@ -17,11 +17,12 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
+from vlmrobust.data.datamodules.resumable import ResumableTrainData
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.features import CachedFeatures, FeatureEncoder, build_cache
 
 
-class FeatureDataModule(LightningDataModule):
+class FeatureDataModule(ResumableTrainData, LightningDataModule):
     """Cached features of ``source``'s training set and eval sets.
 
     Args:
@@ -115,13 +116,11 @@ class FeatureDataModule(LightningDataModule):
         """No-op: the images were encoded with the encoder's own preprocessing."""
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (seeded) batches of cached training features."""
+        """Shuffled batches of cached training features (seeded by epoch; resumable mid-epoch)."""
         self.setup()
         if self.train_set is None:
             raise AttributeError(f"{type(self.source).__name__} has no train_set to train a probe on")
-        gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, generator=gen,
-                          num_workers=self.num_workers)  # fmt: skip
+        return self.resumable_loader(self.train_set, self.batch_size, self.seed, num_workers=self.num_workers)
 
     def val_dataloader(self) -> list[DataLoader]:
         """Loaders of the cached eval sets, in the order of :attr:`eval_sets`."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.datamodules.resumable import ResumableTrainData
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.mcq.dataset import MCQDataset
 from vlmrobust.data.mcq.world import build_world_mcq
@@ -31,7 +31,7 @@ from vlmrobust.data.world.domains import SHIFTS
 from vlmrobust.data.world.generator import ProceduralWorld
 
 
-class WorldDataModule(LightningDataModule):
+class WorldDataModule(ResumableTrainData, LightningDataModule):
     """Procedural-world data: captioned ID images for training; labelled ID and shifted images for evaluation.
 
     ``val_dataloader()`` and ``test_dataloader()`` both return ``[id, *shifts]`` loaders over the eval split,
@@ -189,12 +189,14 @@ class WorldDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (seeded) ID image-caption batches; ``caption`` stays a list of strings. With
-        ``train_data="scenes"`` each item also carries its hard negatives and positives (``SceneDataset``)."""
+        """Shuffled ID image-caption batches; ``caption`` stays a list of strings. Epoch ``e``'s order and
+        every item's augmentation are seeded by (``seed``, ``e``), and a resumed fit continues the epoch where
+        its checkpoint stopped (``ResumableTrainData``). With ``train_data="scenes"`` each item also carries
+        its hard negatives and positives (``SceneDataset``)."""
         self.setup()
-        gen = torch.Generator().manual_seed(self.seed)
         collate = collate_scenes if self.train_data == "scenes" else collate_captions
-        return self._loader(self.train_set, self.batch_size, True, collate_fn=collate, generator=gen)
+        return self.resumable_loader(self.train_set, self.batch_size, self.seed, collate, num_workers=self.num_workers,
+                                     persistent_workers=self.num_workers > 0)  # fmt: skip
 
     def val_dataloader(self) -> list[DataLoader]:
         """Loaders of the eval sets ``[id, *shifts]`` (not shuffled)."""
