@@ -69,3 +69,38 @@ def test_unknown_config_key_names_valid_keys(tmp_path, capsys):
     assert "unknown init arg 'learning_rate'" in err
     valid = err.split("Valid init args:")[1]
     assert "lr," in valid and "weight_decay" in valid and "model_seed" in valid
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (["--model.class_path", "vlmrobust.train.clip_finetune.CLIPFineTun"],
+         "model: unknown class 'vlmrobust.train.clip_finetune.CLIPFineTun'. Did you mean "
+         "'vlmrobust.train.clip_finetune.CLIPFineTune'"),
+        (["--model.init_args.loss", "vlmrobust.train.losses.InfoNC"],
+         "loss: unknown class 'vlmrobust.train.losses.InfoNC'. Did you mean 'vlmrobust.train.losses.InfoNCE'"),
+        (["--data.class_path", "vlmrobust.data.datamodules.WorldDataModul"],
+         "Valid classes: vlmrobust.data.datamodules.CaptionsDataModule, "
+         "vlmrobust.data.datamodules.FeatureDataModule, vlmrobust.data.datamodules.ImageNetDataModule"),
+        (["--trainer.strategy", "fsdp3"], "vlmrobust fit: error: unknown strategy 'fsdp3'. Did you mean 'fsdp'"),
+    ],
+)  # fmt: skip
+def test_unknown_recipe_loss_datamodule_or_strategy_lists_the_valid_ones(override, expected, capsys):
+    quickstart = next(c for c in CONFIGS if c.name == "quickstart.yaml")
+    with pytest.raises(SystemExit):
+        VlmrobustCLI(args=["fit", "--config", str(quickstart), "--trainer.logger", "false", *override])
+    err = capsys.readouterr().err
+    assert expected in err
+
+
+def test_the_listed_choices_exist():
+    import lightning.pytorch as pl
+
+    from vlmrobust.train.config_errors import CHOICES
+    from vlmrobust.train.losses import ContrastiveLoss
+
+    bases = {"model": pl.LightningModule, "data": pl.LightningDataModule, "loss": ContrastiveLoss}
+    for key, base in bases.items():
+        for path in CHOICES[key]:
+            module, _, name = path.rpartition(".")
+            assert issubclass(getattr(__import__(module, fromlist=[name]), name), base), path

@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import ProgressBar, RichProgressBar, TQDMProgre
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from vlmrobust.core.console import quiet_console
-from vlmrobust.train.config_errors import ArgumentParser
+from vlmrobust.train.config_errors import ArgumentParser, strategy_hint
 from vlmrobust.train.progress import StepProgressBar
 from vlmrobust.train.wiseft import WiseFT
 
@@ -66,7 +66,13 @@ class VlmrobustCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         """The trainer; a step-bounded run (``max_steps``) gets ``StepProgressBar`` in place of Lightning's
         default bar (Rich or tqdm, which count the batches of an epoch: "Epoch 0/-2")."""
-        trainer = super().instantiate_trainer(**kwargs)
+        try:
+            trainer = super().instantiate_trainer(**kwargs)
+        except ValueError as err:
+            strategy = self.config_init[self.subcommand]["trainer"].get("strategy")
+            if "strategy" in str(err) and isinstance(strategy, str):
+                self.parser.error(strategy_hint(strategy))
+            raise
         bars = [cb for cb in trainer.callbacks if isinstance(cb, ProgressBar)]
         default = len(bars) == 1 and type(bars[0]) in (TQDMProgressBar, RichProgressBar)
         if default and trainer.max_steps > 0:

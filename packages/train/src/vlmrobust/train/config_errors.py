@@ -1,4 +1,5 @@
-"""Config errors that name the valid choices: unknown init args of a ``class_path`` get did-you-mean."""
+"""Config errors that name the valid choices: unknown init args of a ``class_path``, unknown recipe,
+DataModule or loss classes, and unknown strategy names get did-you-mean lists."""
 
 from __future__ import annotations
 
@@ -16,6 +17,25 @@ from vlmrobust.core.suggest import did_you_mean
 
 _CLASS_PATH = re.compile(r"class_path '([\w.]+)'")
 _UNKNOWN_OPTION = re.compile(r"Option '(\w+)' is not accepted")
+_PARSER_KEY = re.compile(r'Parser key "([\w.]+)":')
+_BAD_CLASS = re.compile(r"Problem with given class_path '([\w.]+)':\s*\n\s*(?:module|No module)")
+
+#: The classes a config key may name, by the key's last part (``model``, ``data``, ``model.init_args.loss``).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model": (
+        "vlmrobust.train.clip_finetune.CLIPFineTune",
+        "vlmrobust.train.negclip.NegCLIP",
+        "vlmrobust.train.linear_probe.LinearProbe",
+    ),
+    "data": (
+        "vlmrobust.data.datamodules.WorldDataModule",
+        "vlmrobust.data.datamodules.ImageNetDataModule",
+        "vlmrobust.data.datamodules.CaptionsDataModule",
+        "vlmrobust.data.datamodules.FeatureDataModule",
+    ),
+    "loss": ("vlmrobust.train.losses.InfoNCE", "vlmrobust.train.losses.SigmoidLoss"),
+}
+CHOICES["source"] = CHOICES["eval_data"] = CHOICES["data"]
 
 
 def init_arg_names(class_path: str) -> list[str]:
@@ -48,7 +68,22 @@ def explain(message: str) -> str:
             hints.append(
                 f"{class_path}: unknown init arg '{option}'. {did_you_mean(option, valid, 'init args')}"
             )
+    for bad in _BAD_CLASS.finditer(message):  # an unimportable class, under the nearest parser key before it
+        keys = _PARSER_KEY.findall(message, 0, bad.start())
+        key, class_path = (keys[-1] if keys else ""), bad.group(1)
+        choices = CHOICES.get(key.rpartition(".")[2])
+        hint = f"{key}: unknown class {class_path!r}."
+        if choices and hint not in message:  # a nested parser explained it already
+            hints.append(f"{hint} {did_you_mean(class_path, choices, 'classes')}")
     return message if not hints else message + "\n" + "\n".join(hints)
+
+
+def strategy_hint(name: str) -> str:
+    """The valid strategy names (Lightning's registry and this project's FSDP2 class) for an unknown ``name``."""
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    choices = [*StrategyRegistry.available_strategies(), "auto", "vlmrobust.train.strategies.FSDP2Strategy"]
+    return f"unknown strategy {name!r}. {did_you_mean(name, choices, 'strategies')}"
 
 
 class ArgumentParser(LightningArgumentParser):
