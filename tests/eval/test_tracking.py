@@ -41,3 +41,34 @@ def test_wandb_mode_env_wins_over_credentials(no_credentials, monkeypatch, mode,
 def test_explicit_argument_wins(no_credentials, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     assert resolve_wandb_offline(offline=False) is False
+
+
+def test_a_failed_online_start_falls_back_to_offline_and_training_goes_on(tmp_path, monkeypatch):
+    import lightning.pytorch as pl
+    import wandb
+
+    from vlmrobust.data.datamodules import WorldDataModule
+    from vlmrobust.eval.tracking import AutoWandbLogger
+    from vlmrobust.train.clip_finetune import CLIPFineTune
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    real_init, modes = wandb.init, []
+
+    def init(**kwargs):
+        modes.append(kwargs.get("mode"))
+        if kwargs.get("mode") != "offline":
+            raise wandb.errors.CommError("no route to api.wandb.ai")  # what a machine without network gets
+        return real_init(**kwargs)
+
+    monkeypatch.setattr(wandb, "init", init)
+    logger = AutoWandbLogger(name="fallback", save_dir=str(tmp_path), offline=False)
+    trainer = pl.Trainer(accelerator="cpu", max_steps=2, logger=logger, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         log_every_n_steps=1, default_root_dir=tmp_path)  # fmt: skip
+    with pytest.warns(UserWarning, match="W&B could not start online .*CommError.*logging offline"):
+        trainer.fit(
+            CLIPFineTune(model_seed=0), datamodule=WorldDataModule(train_size=16, eval_size=4, batch_size=8)
+        )
+    wandb.finish()
+    assert trainer.global_step == 2 and modes == [None, "offline"]
+    assert list((tmp_path / "wandb").glob("offline-run-*"))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_warn
 
 
 def wandb_has_credentials() -> bool:
@@ -39,7 +40,8 @@ def resolve_wandb_offline(offline: bool | None = None) -> bool:
 
 
 class AutoWandbLogger(WandbLogger):
-    """Lightning's ``WandbLogger`` that goes offline automatically when no W&B key is configured.
+    """Lightning's ``WandbLogger`` that goes offline automatically when no W&B key is configured, and when
+    an online start fails.
 
     Args:
         project: W&B project name.
@@ -66,6 +68,22 @@ class AutoWandbLogger(WandbLogger):
             self._wandb_init.get("anonymous") is None
         ):  # Lightning passes anonymous=None, which W&B warns about
             self._wandb_init.pop("anonymous", None)
+
+    @property
+    def experiment(self) -> Any:
+        """The W&B run (rank 0); an online start that fails (no network, W&B down, a bad key) falls back to an
+        offline run in ``<save_dir>/wandb/`` with a warning, so training never stops for tracking."""
+        if self._experiment is None and not self._offline:
+            try:
+                return WandbLogger.experiment.fget(self)
+            except Exception as err:  # whatever stopped the online start, go offline
+                rank_zero_warn(
+                    f"W&B could not start online ({type(err).__name__}: {err}); logging offline under "
+                    f"{self.save_dir}/wandb instead (upload later with `wandb sync`)"
+                )
+                self._offline = True
+                self._wandb_init["mode"] = "offline"
+        return WandbLogger.experiment.fget(self)
 
 
 def _quiet_settings() -> Any:
