@@ -57,3 +57,13 @@ def test_hp_hn_step_and_missing_columns() -> None:
     del batch["relation_positive"]
     with pytest.raises(KeyError, match=r"needs batch columns \['relation_positive'\]"):
         module.training_step(batch, 0)
+
+
+def test_hard_positive_negative_is_negclip_with_a_positive_column() -> None:
+    from vlmrobust.train.negclip import HardPositiveNegative
+
+    module = HardPositiveNegative(hard_negative_ratio=0.25, model_seed=0)
+    assert module.negative_keys == ["relation_negative"] and module.positive_key == "relation_positive"
+    assert isinstance(module.hn_loss, HardPositiveNegativeLoss) and module.hn_loss.hard_negative_ratio == 0.25
+    with pytest.raises(ValueError, match="NegCLIP trains on captions"):
+        HardPositiveNegative(objective="cross_entropy")

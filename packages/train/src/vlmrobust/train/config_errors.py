@@ -25,6 +25,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model": (
         "vlmrobust.train.clip_finetune.CLIPFineTune",
         "vlmrobust.train.negclip.NegCLIP",
+        "vlmrobust.train.negclip.HardPositiveNegative",
         "vlmrobust.train.linear_probe.LinearProbe",
     ),
     "data": (

@@ -1,4 +1,5 @@
-"""CLIP fine-tuning with hard-negative captions (NegCLIP) or hard positives + hard negatives (HP+HN)."""
+"""CLIP fine-tuning with hard-negative captions (``NegCLIP``) or hard positives + hard negatives
+(``HardPositiveNegative``)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,25 @@ class NegCLIP(CLIPFineTune):
             return self.hn_loss(images, texts, negatives, scale)
         positives = self._texts(batch[self.positive_key])
         return self.hn_loss(images, texts, positives, negatives[:, 0], scale)
+
+
+class HardPositiveNegative(NegCLIP):
+    """HP+HN: ``NegCLIP`` with a hard-positive column, the first negative column as the hard negative, and
+    ``hard_negative_ratio`` of the rows carrying it (the ablation's 0, 0.25, 0.5, 0.75).
+
+    Args:
+        positive_key: batch column of hard-positive captions.
+        negative_key: batch column of hard-negative captions.
+        hard_negative_ratio: fraction of the rows that carry their hard negative.
+        **kwargs: ``CLIPFineTune``'s arguments (model, lr, warmup_steps, model_seed …).
+    """
+
+    def __init__(
+        self,
+        positive_key: str = "relation_positive",  # hard-positive column
+        negative_key: str = "relation_negative",  # hard-negative column
+        hard_negative_ratio: float = 0.5,  # fraction of rows carrying their hard negative
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(negative_keys=[negative_key], positive_key=positive_key,
+                         hard_negative_ratio=hard_negative_ratio, **kwargs)  # fmt: skip
