@@ -123,3 +123,13 @@ def test_vlmrobust_fit_evaluates_wise_ft_after_fit(tmp_path) -> None:
     ])  # fmt: skip
     names = set(ResultsStore(db).runs()["name"])
     assert {"cli", "cli-wiseft0.5"} <= names
+
+
+def test_sharded_strategies_are_refused_before_training() -> None:
+    from types import SimpleNamespace
+
+    from vlmrobust.train.strategies import FSDP2Strategy
+
+    trainer = SimpleNamespace(strategy=FSDP2Strategy(mixed_precision="fp32"))
+    with pytest.raises(NotImplementedError, match="train under DDP"):
+        WiseFT().setup(trainer, CLIPFineTune(model_seed=0), "fit")

@@ -23,6 +23,7 @@ from lightning.pytorch.callbacks import ProgressBar, RichProgressBar, TQDMProgre
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from vlmrobust.core.console import quiet_console
+from vlmrobust.train import strategies as _strategies  # noqa: F401 (registers --trainer.strategy fsdp2)
 from vlmrobust.train.config_errors import ArgumentParser, strategy_hint
 from vlmrobust.train.progress import StepProgressBar
 from vlmrobust.train.wiseft import WiseFT

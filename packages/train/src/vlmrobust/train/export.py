@@ -65,7 +65,13 @@ class ExportModel(pl.Callback):
         self.path: Path | None = None  # the file written (rank 0), after fit
 
     def _weights(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, torch.Tensor]:
-        state = trainer.strategy.lightning_module_state_dict()  # a collective under sharded strategies
+        """The full weights under ``prefix`` on rank 0 (a collective under sharded strategies: FSDP2's
+        ``consolidated_state_dict`` gathers them there, whatever its checkpoint format); ``{}`` elsewhere."""
+        strategy = trainer.strategy
+        full = getattr(strategy, "consolidated_state_dict", strategy.lightning_module_state_dict)
+        state = full()
+        if not trainer.is_global_zero:
+            return {}
         weights = {k.removeprefix(self.prefix): v for k, v in state.items() if k.startswith(self.prefix)}
         if not weights:
             raise KeyError(

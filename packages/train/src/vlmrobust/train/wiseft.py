@@ -45,6 +45,16 @@ class WiseFT(pl.Callback):
         self.runs: dict[float, str] = {}  # α -> run key, after evaluate
         self.paths: dict[float, Any] = {}  # α -> file written (rank 0), after evaluate with export
 
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        from lightning.pytorch.strategies import ModelParallelStrategy
+
+        if isinstance(trainer.strategy, ModelParallelStrategy):  # fail before training, not after it
+            raise NotImplementedError(
+                "WiseFT swaps full state dicts in and out of the module, which sharded (FSDP2) modules do not "
+                "support yet; train under DDP, or export the fine-tuned model and mix it with "
+                "vlmrobust.train.export.interpolate_weights"
+            )
+
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.start is None:  # a resumed fit restored it from the checkpoint
             self.start = _cpu(trainer.strategy.lightning_module_state_dict())
