@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from vlmrobust.data.captions import write_karpathy
+from vlmrobust.data.imagenet import fixtures as imagenet_fixtures
+from vlmrobust.data.imagenet import metadata as imagenet_metadata
 from vlmrobust.train.cli import VlmrobustCLI
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "fit").glob("*.yaml"))
@@ -38,8 +40,22 @@ def _prepare(overrides: Path, root: Path) -> None:
     for need in needs:
         if need.startswith("karpathy-coco"):
             write_karpathy(root / "synthetic" / "coco", "coco", {"train": 6, "restval": 2})
+        elif need.startswith("imagenet"):
+            _write_imagenet(root / "synthetic" / "imagenet")
         else:
             raise ValueError(f"{overrides}: unknown need {need!r}")
+
+
+def _write_imagenet(root: Path) -> None:
+    """A tiny ImageNet: train (3 classes, 6 images), val (4 images, one in an ImageNet-R and one in an
+    ImageNet-A class, so their paired ID sets are not empty) and -V2, -Sketch, -R, -A (3 images each)."""
+    r, a = imagenet_metadata.imagenet_r_indices(), imagenet_metadata.imagenet_a_indices()
+    imagenet_fixtures.write_imagenet_train(root / "train", {0: 2, 65: 2, 999: 2})
+    imagenet_fixtures.write_val_folders(root / "val", {1: 65, 2: 970, 3: r[0], 4: a[0]})
+    imagenet_fixtures.write_imagenet_v2(root / "v2")
+    imagenet_fixtures.write_imagenet_sketch(root / "sketch")
+    imagenet_fixtures.write_imagenet_r(root / "r")
+    imagenet_fixtures.write_imagenet_a(root / "a")
 
 
 @pytest.mark.slow

@@ -68,6 +68,11 @@ def test_train_subset_shares_the_cache_and_the_seed_sets_the_init(tmp_path) -> N
     small.prepare_data()
     small.setup("fit")
     assert len(small.train_set) == 16
+    drawn = list(small.train_set.indices)
+    assert drawn == sorted(torch.randperm(48, generator=torch.Generator().manual_seed(0))[:16].tolist())
+    larger = _dm(tmp_path, train_subset=32)
+    larger.setup("fit")
+    assert set(drawn) <= set(larger.train_set.indices)  # nested subsets of one seed
     heads = []
     for seed in (0, 0, 1):
         probe = LinearProbe(seed=seed)

@@ -36,8 +36,8 @@ class FeatureDataModule(ResumableTrainData, LightningDataModule):
         shard_size: items per cache shard.
         num_workers: DataLoader worker processes (for the source's images while caching, and the loaders).
         seed: seed of the training shuffle.
-        train_subset: train on the first ``train_subset`` cached items only (``None``: all), so a sweep over
-            the training-set size shares one cache.
+        train_subset: train on ``train_subset`` cached items drawn by ``seed`` (``None``: all), so a sweep over
+            the training-set size shares one cache; the subsets of one seed are nested.
     """
 
     def __init__(
@@ -51,7 +51,7 @@ class FeatureDataModule(ResumableTrainData, LightningDataModule):
         shard_size: int = 4096,  # items per cache shard
         num_workers: int = 0,  # DataLoader workers
         seed: int = 0,  # seed of the training shuffle
-        train_subset: int | None = None,  # first N training items only (None: all)
+        train_subset: int | None = None,  # N training items drawn by seed (None: all)
     ) -> None:
         super().__init__()
         if train_subset is not None and train_subset < 1:
@@ -108,9 +108,17 @@ class FeatureDataModule(ResumableTrainData, LightningDataModule):
         sources = dict(self._sources())
         if "train" in sources:
             train = CachedFeatures(self._folder("train"), sources["train"])
-            n = len(train) if self.train_subset is None else min(self.train_subset, len(train))
-            self.train_set = torch.utils.data.Subset(train, range(n))
+            self.train_set = torch.utils.data.Subset(train, self._subset(len(train)))
         self.eval_datasets = [CachedFeatures(self._folder(i.name), sources[i.name]) for i in self.eval_sets]
+
+    def _subset(self, size: int) -> list[int]:
+        """The training items: all, or ``train_subset`` of them drawn by ``seed`` (sorted; the subsets of one
+        seed are nested, so a larger training set contains every smaller one, and a class-sorted source such
+        as ImageNet train is sampled across all classes)."""
+        if self.train_subset is None or self.train_subset >= size:
+            return list(range(size))
+        order = torch.randperm(size, generator=torch.Generator().manual_seed(self.seed))
+        return sorted(order[: self.train_subset].tolist())
 
     def set_image_transforms(self, train: Any, eval: Any) -> None:
         """No-op: the images were encoded with the encoder's own preprocessing."""

@@ -1,11 +1,13 @@
-"""LightningDataModule serving ImageNet val plus its natural shifts as robustness eval sets.
+"""LightningDataModule serving ImageNet val plus its natural shifts as robustness eval sets, and ImageNet
+train for the training recipes.
 
 ``val_dataloader()`` returns one loader per eval set, in the order of :attr:`eval_sets`: ImageNet val,
 then for every configured shift its paired ID set (val restricted to the shift's classes, for the
 200-class ImageNet-R/-A and 113-class ObjectNet; shared when two shifts have the same classes) followed
 by the shift itself, whose ``id_set`` names that ID set (val itself for 1000-class shifts). In ``mcq``
 mode every set is asked as K-way multiple-choice questions (built by seed, or read from ``mcq_dir``), and
-ImageNet val uses the clean labels of Kisel et al. by default, as ``vlmrobust build-mcq`` does.
+ImageNet val uses the clean labels of Kisel et al. by default, as ``vlmrobust build-mcq`` does. With
+``train_root``, ``train_dataloader()`` serves shuffled, resumable batches of ImageNet-1k train.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.datamodules.resumable import ResumableTrainData
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.imagenet import metadata
 from vlmrobust.data.imagenet.dataset import ImageNetEvalDataset, eval_set_info
 from vlmrobust.data.imagenet.restrict import pair_with_val
-from vlmrobust.data.imagenet.samples import ImageSet, OnError
+from vlmrobust.data.imagenet.samples import ImageSet, OnError, imagenet_1k_classes
+from vlmrobust.data.imagenet.train import read_imagenet_train
 from vlmrobust.data.imagenet.val import LabelSource, read_imagenet_val
 from vlmrobust.data.mcq.builder import build_mcq
 from vlmrobust.data.mcq.dataset import MCQDataset
@@ -58,8 +62,15 @@ class ResizeCenterCrop:
         return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)  # (3, H, W)
 
 
-class ImageNetDataModule(LightningDataModule):
-    """ImageNet val and its natural shifts as eval sets, for plain classification or MCQ (eval only).
+class ImageNetDataModule(ResumableTrainData, LightningDataModule):
+    """ImageNet val and its natural shifts as eval sets, for plain classification or MCQ; with ``train_root``,
+    ImageNet-1k train for training.
+
+    Training batches are ``{"image" [B, 3, H, W], "label" [B] (IN-1k index), "index" [B]}``, shuffled by
+    (``seed``, epoch), each item's augmentation seeded, and a resumed fit continues its epoch
+    (``ResumableTrainData``). Train images use ``train_transform`` (``ResizeCenterCrop(image_size)`` until
+    ``set_image_transforms`` gives a model's training preprocessing). :attr:`class_names` are the 1000 IN-1k
+    names in label order, whatever folders the train set holds.
 
     Args:
         val_root: ImageNet val (wnid folders, flat + devkit, or the Kaggle folder).
@@ -79,11 +90,17 @@ class ImageNetDataModule(LightningDataModule):
         eval_batch_size: batch size of the eval loaders.
         num_workers: DataLoader worker processes (persistent when > 0).
         on_error: bad input in a dataset folder: ``raise`` or ``skip`` (counted and logged).
+        train_root: ImageNet-1k train (``train/`` with the 1000 wnid folders, a folder holding it, or the
+            Kaggle folder); ``None``: no training data (eval only).
+        batch_size: training batch size (per device).
+        seed: seed of the training shuffle and of every item's augmentation.
+        samples_per_class: train on the first N images of each class (sorted file names); ``None``: all.
 
     Attributes:
         eval_datasets: the datasets behind ``val_dataloader()``, in the order of :attr:`eval_sets` (after
             ``setup``); an evaluation runner iterates them directly.
         image_sets: the indexed sets behind them, in the same order.
+        train_set: the training dataset (after ``setup("fit")`` with ``train_root``; else ``None``).
     """
 
     def __init__(
@@ -105,6 +122,10 @@ class ImageNetDataModule(LightningDataModule):
         eval_batch_size: int = 256,  # batch size of the eval loaders
         num_workers: int = 0,  # DataLoader worker processes (persistent when > 0)
         on_error: OnError = "raise",  # bad input: raise, or skip and report the count
+        train_root: str | None = None,  # ImageNet-1k train folder (train/<wnid>/...); None: eval only
+        batch_size: int = 256,  # training batch size (per device)
+        seed: int = 0,  # seed of the training shuffle and the per-item augmentations
+        samples_per_class: int | None = None,  # first N train images per class (sorted names); None: all
     ) -> None:
         super().__init__()
         shifts = dict(shifts or {})
@@ -128,6 +149,10 @@ class ImageNetDataModule(LightningDataModule):
             raise ValueError(
                 "mcq_strategy 'visual' needs mcq_dir= with benchmarks built by `vlmrobust build-mcq`"
             )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if samples_per_class is not None and samples_per_class < 1:
+            raise ValueError(f"samples_per_class must be >= 1 (or None), got {samples_per_class}")
         for t in templates or ():
             if "{}" not in t:
                 raise ValueError(f"prompt template {t!r} has no '{{}}' placeholder for the class name")
@@ -138,8 +163,11 @@ class ImageNetDataModule(LightningDataModule):
         self.mcq_num_questions, self.mcq_seed, self.mcq_dir = mcq_num_questions, mcq_seed, mcq_dir
         self.templates = tuple(templates) if templates else metadata.clip_templates()
         self.eval_batch_size, self.num_workers, self.on_error = eval_batch_size, num_workers, on_error
-        self.train_transform: ImageTransform | None = None
+        self.train_root, self.batch_size, self.seed = train_root, batch_size, seed
+        self.samples_per_class = samples_per_class
+        self.train_transform: ImageTransform | None = ResizeCenterCrop(image_size)
         self.eval_transform: ImageTransform = ResizeCenterCrop(image_size)
+        self.train_set: ImageNetEvalDataset | None = None
         self.image_sets: list[ImageSet] = []
         #: The datasets behind ``val_dataloader()``, in the order of :attr:`eval_sets` (filled by ``setup``):
         #: ``ImageNetEvalDataset`` s, or ``MCQDataset`` s over them in ``mcq`` mode.
@@ -174,7 +202,15 @@ class ImageNetDataModule(LightningDataModule):
         raise FileNotFoundError(f"{Path(self.mcq_dir) / stem}.jsonl: no benchmark file for {image_set.name}")
 
     def setup(self, stage: str | None = None) -> None:
-        """Index every set (no image is opened) and build the eval datasets, once."""
+        """Index every eval set (no image is opened) and build the eval datasets, once; for ``fit`` with
+        ``train_root``, also the training set (once)."""
+        if stage == "fit" and self.train_root is not None and self.train_set is None:
+            train = read_imagenet_train(
+                self.train_root, samples_per_class=self.samples_per_class, on_error=self.on_error
+            )
+            if not len(train):
+                raise ValueError(f"{train.root}: no ImageNet train image to train on")
+            self.train_set = ImageNetEvalDataset(train, self.train_transform)
         if self.eval_datasets:
             return
         self.image_sets = self._read_sets()
@@ -203,12 +239,36 @@ class ImageNetDataModule(LightningDataModule):
             infos.append(info)
         return infos
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The 1000 IN-1k class names (OpenAI CLIP names) in label order: the classes of the training
+        labels, the same names as the ``imagenet-val`` eval set's."""
+        return imagenet_1k_classes().names
+
     def set_image_transforms(self, train: ImageTransform, eval: ImageTransform) -> None:
-        """Use ``eval`` for every eval image (also on already built datasets); ``train`` is kept for
-        subclasses that add training data (this module serves evals only)."""
+        """Use ``train`` for training images and ``eval`` for every eval image (also on already built
+        datasets)."""
         self.train_transform, self.eval_transform = train, eval
+        if self.train_set is not None:
+            self.train_set.transform = train
         for ds in self.eval_datasets:
             ds.transform = eval
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled ImageNet train batches, resumable mid-epoch (``ResumableTrainData``).
+
+        Raises:
+            ValueError: no ``train_root`` was given.
+        """
+        if self.train_root is None:
+            raise ValueError(
+                "ImageNetDataModule has no training data: pass train_root= (the ImageNet train folder, "
+                "train/<wnid>/<wnid>_<n>.JPEG) to train on ImageNet"
+            )
+        self.setup("fit")
+        workers = self.num_workers
+        return self.resumable_loader(self.train_set, self.batch_size, self.seed, num_workers=workers,
+                                     persistent_workers=workers > 0)  # fmt: skip
 
     def val_dataloader(self) -> list[DataLoader]:
         """One loader per eval set, in the order of :attr:`eval_sets` (not shuffled)."""

@@ -1,4 +1,4 @@
-"""ImageNet-1k val and its natural shifts, read from the official downloads in place.
+"""ImageNet-1k train and val and the natural shifts of val, read from the official downloads in place.
 
 Readers index a set without opening images and return an ``ImageSet`` of ``Sample`` s (stable
 ``sample_id``, path, labels in the set's ``ClassSubset`` and the IN-1k ids that count as correct).
@@ -42,6 +42,7 @@ from vlmrobust.data.imagenet.shifts import (
     read_imagenet_v2,
     read_objectnet,
 )
+from vlmrobust.data.imagenet.train import read_imagenet_train
 from vlmrobust.data.imagenet.val import LabelSource, ValLayout, detect_val_layout, read_imagenet_val
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ __all__ = [
     "read_imagenet_a",
     "read_imagenet_r",
     "read_imagenet_sketch",
+    "read_imagenet_train",
     "read_imagenet_v2",
     "read_imagenet_val",
     "read_imagenet_x",
