@@ -22,9 +22,9 @@ start of step k to the start of step k+1 (everything either path does per step: 
 to the device, every hook). Warm-up steps are dropped. Each variant runs in its own Python process per round
 and rounds alternate (Lightning, bare, Lightning, bare, ...), so drifting load hits both, and each variant's
 peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss`` of its own process: imports, model, gradients, AdamW state,
-activations) is its own. Lightning's automatic optimisation calls ``zero_grad`` after ``training_step`` and
-before ``backward``, so the previous step's gradients are still alive during its forward; the bare loop frees
-them before the forward, as the obvious loop does, so its peak RSS can be lower for that reason alone.
+activations) is its own. Both free the previous step's gradients before the forward: the bare loop by its
+``zero_grad``, ``CLIPFineTune`` in ``on_train_batch_start`` (Lightning's own ``zero_grad`` comes between forward
+and backward, when old gradients and new activations would coexist).
 
 Prints the machine's 1-minute load average before and after each section (other processes on the cores make
 step times noisy), medians over all timed steps of all rounds, the ratio Lightning / bare (target: <= 1.05),
@@ -380,8 +380,8 @@ def main() -> None:
     print(f"same losses on every step: max |Lightning - bare| = {_max_diff(light['loss'], bare['loss']):.2e} "
           f"over {len(light['loss'])} steps")  # fmt: skip
     print("memory: peak RSS = ru_maxrss of the variant's own process, max over its rounds (imports, model, "
-          "grads, AdamW state, activations); RSS@step1 = VmRSS after setup, before the first step; Lightning "
-          "zeroes gradients after the forward, the bare loop before it")  # fmt: skip
+          "grads, AdamW state, activations); RSS@step1 = VmRSS after setup, before the first step; both free "
+          "the old gradients before the forward")  # fmt: skip
 
     if args.skip_distributed:
         return

@@ -188,6 +188,14 @@ class CLIPFineTune(pl.LightningModule):
         self.log("train/skipped_steps", float(self.guard.skipped), batch_size=size)
         return loss
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Free the previous step's gradients before the forward, as a hand-written loop does (Lightning
+        zeroes them between forward and backward, so old gradients and new activations would coexist: one
+        model's worth of extra peak memory). Only at the start of an accumulation window."""
+        if batch_idx % self.trainer.accumulate_grad_batches == 0:
+            for optimizer in self.trainer.optimizers:
+                optimizer.zero_grad(set_to_none=True)
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # CLIP keeps the temperature in [0, ln 100]: clamp the stored log-scale after each step.
         with torch.no_grad():
