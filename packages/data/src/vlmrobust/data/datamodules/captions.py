@@ -13,10 +13,18 @@ loaders are served as they are, so a recipe can fine-tune on COCO captions and t
         eval_data:
           class_path: vlmrobust.data.datamodules.ImageNetDataModule
           init_args: {val_root: /data/imagenet/val}
+
+With ``hard_negatives`` (NegCLIP), every training item also carries one hard-negative caption per kind,
+``negative_0 .. negative_{k-1}`` (``vlmrobust.data.perturb.HardNegatives``; tagged by ``tagger``, spaCy by
+default), for ``vlmrobust.train.negclip.NegCLIP(negative_keys=[negative_0, ...])``::
+
+        hard_negatives: [swap_attributes, swap_relation]
+        tagger: {class_path: vlmrobust.data.perturb.SpacyTagger}
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +43,12 @@ from vlmrobust.data.datamodules.imagenet import ResizeCenterCrop
 from vlmrobust.data.datamodules.resumable import ResumableTrainData
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.imagenet.samples import OnError
+from vlmrobust.data.perturb.hard_negatives import HardNegativeKind, HardNegatives, check_kinds
+from vlmrobust.data.perturb.negatives import DEFAULT_ATTRIBUTES, AttributeVocabulary
+from vlmrobust.data.perturb.tagging import SpacyTagger, Tagger
 from vlmrobust.data.world.datasets import collate_captions
+
+log = logging.getLogger(__name__)
 
 
 class CaptionsDataModule(ResumableTrainData, LightningDataModule):
@@ -46,6 +59,15 @@ class CaptionsDataModule(ResumableTrainData, LightningDataModule):
     per epoch). The annotation file is read on the first ``setup("fit")`` / ``train_dataloader()`` only,
     not for validate/test. Images get a resize + centre crop to ``image_size`` until a LightningModule
     installs its model's preprocessing with :meth:`set_image_transforms` (forwarded to ``eval_data``).
+
+    With ``hard_negatives`` of k kinds, batches also hold ``negative_0 .. negative_{k-1}`` (lists of B
+    strings; column j of kind ``hard_negatives[j]``), made per caption by
+    :class:`~vlmrobust.data.perturb.HardNegatives`, deterministic by (``seed``, pair index): a caption
+    gets the same negatives in every epoch. A caption that kind j cannot perturb gets a fallback (the other
+    kinds, then a word-order shuffle, then another image's caption; see
+    :mod:`vlmrobust.data.perturb.hard_negatives`), flagged in the ``negative_fallback`` column
+    (``[B, k]`` bool) and counted in :attr:`hard_negative_fallbacks` over the training batches this process
+    has trained on (worker processes included); the count is logged at the end of fit.
 
     Args:
         annotations: the Karpathy split file, ``dataset_coco.json`` or ``dataset_flickr30k.json``.
@@ -59,10 +81,19 @@ class CaptionsDataModule(ResumableTrainData, LightningDataModule):
         drop_last: drop the last incomplete training batch (as open_clip does for contrastive training).
         eval_data: DataModule serving the eval sets (``eval_sets``, ``val_dataloader()``, ...); ``None``: no
             evaluation (``eval_sets`` empty, no val/test loaders).
+        hard_negatives: kinds of the hard-negative columns ``negative_0 ..`` (``swap_attributes``,
+            ``swap_relation``, ``replace_attribute``, ``swap_spatial``; a kind may repeat); empty: none.
+        tagger: part-of-speech tagger of the tag-based kinds (``SpacyTagger``, ``PreTagged``,
+            ``LexiconTagger`` or any class with ``tag(text)``); ``None``: ``SpacyTagger()``
+            (``en_core_web_sm``) when a requested kind needs tags.
+        attribute_vocabulary: ``replace_attribute``'s adjectives, as groups (name -> words; an adjective is
+            replaced within its group) or one flat list; ``None``: ``perturb.DEFAULT_ATTRIBUTES``.
 
     Attributes:
         captions: the records read (after ``setup("fit")``), with the images skipped as missing.
         train_set: the pair dataset behind ``train_dataloader()``.
+        hard_negative_fallbacks: negatives of trained batches that came from a fallback (this process).
+        hard_negatives_served: negatives of trained batches in all (this process).
     """
 
     def __init__(
@@ -79,6 +110,9 @@ class CaptionsDataModule(ResumableTrainData, LightningDataModule):
         image_size: int = 224,  # side of the default train transform (replaced by set_image_transforms)
         drop_last: bool = True,  # drop the last incomplete training batch (open_clip's contrastive default)
         eval_data: LightningDataModule | None = None,  # DataModule of the eval sets; None: no evaluation
+        hard_negatives: Sequence[HardNegativeKind] = (),  # kinds of columns negative_0..k-1; () none
+        tagger: Tagger | None = None,  # POS tagger of the tag-based kinds; None: SpacyTagger() when needed
+        attribute_vocabulary: AttributeVocabulary | None = None,  # replace_attribute's words; None: default
     ) -> None:
         super().__init__()
         self.splits = check_splits(splits)
@@ -86,7 +120,16 @@ class CaptionsDataModule(ResumableTrainData, LightningDataModule):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if on_missing not in ("raise", "skip"):
             raise ValueError(f"unknown on_missing {on_missing!r}; valid: 'raise', 'skip'")
-        self.save_hyperparameters(ignore=["eval_data"])  # eval_data keeps its own hyperparameters
+        self.hard_negatives = check_kinds(hard_negatives)
+        # eval_data keeps its own hyperparameters; a tagger (e.g. a large PreTagged) stays out of checkpoints
+        self.save_hyperparameters(ignore=["eval_data", "tagger"])
+        self.tagger = tagger
+        self.attribute_vocabulary = (
+            DEFAULT_ATTRIBUTES if attribute_vocabulary is None else attribute_vocabulary
+        )
+        self.negatives: HardNegatives | None = None
+        self.hard_negative_fallbacks = 0
+        self.hard_negatives_served = 0
         self.annotations, self.image_root = annotations, image_root
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.on_missing, self.drop_last = on_missing, drop_last
@@ -132,9 +175,53 @@ class CaptionsDataModule(ResumableTrainData, LightningDataModule):
             if not len(self.captions):
                 raise ValueError(f"{self.annotations}: no image of splits {list(self.splits)} to train on")
             name = self.captions.dataset or "captions"
-            self.train_set = CaptionPairDataset(self.captions.records, self.train_transform, name)
+            self.negatives = self._hard_negatives()
+            self.train_set = CaptionPairDataset(
+                self.captions.records, self.train_transform, name, negatives=self.negatives
+            )
         if self.eval_data is not None:
             self.eval_data.setup(stage)
+
+    def _hard_negatives(self) -> HardNegatives | None:
+        """The maker of the ``negative_j`` columns (tagger loaded now, so a missing spaCy fails here)."""
+        if not self.hard_negatives:
+            return None
+        negatives = HardNegatives(
+            self.hard_negatives,
+            tagger=self.tagger if self.tagger is not None else SpacyTagger(),
+            seed=self.seed,
+            attribute_vocabulary=self.attribute_vocabulary,
+        )
+        load = getattr(negatives.tagger, "load", None) if negatives.needs_tags else None
+        if callable(load):
+            load()
+        return negatives
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Count the fallback negatives of a training batch (``negative_fallback`` [B, k]) as it is trained."""
+        if isinstance(batch, dict) and "negative_fallback" in batch:
+            flags = batch["negative_fallback"]  # [B, k] bool
+            self.hard_negative_fallbacks += int(flags.sum())
+            self.hard_negatives_served += int(flags.numel())
+        return batch
+
+    @property
+    def hard_negative_fallback_rate(self) -> float:
+        """``hard_negative_fallbacks / hard_negatives_served`` (0 before any batch)."""
+        return (
+            self.hard_negative_fallbacks / self.hard_negatives_served if self.hard_negatives_served else 0.0
+        )
+
+    def teardown(self, stage: str) -> None:
+        """Log how many hard negatives came from a fallback (after fit)."""
+        if stage == "fit" and self.hard_negatives_served:
+            log.info(
+                "hard negatives %s: %d of %d (%.1f%%) came from a fallback",
+                list(self.hard_negatives),
+                self.hard_negative_fallbacks,
+                self.hard_negatives_served,
+                100 * self.hard_negative_fallback_rate,
+            )
 
     def set_image_transforms(self, train: ImageTransform, eval: ImageTransform) -> None:
         """Use ``train`` for training images (also on a built dataset); forward both to ``eval_data``."""
