@@ -6,13 +6,11 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any, Literal
 
-import lightning.pytorch as pl
 import torch
 
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.eval.prompts import TemplateSet
 from vlmrobust.eval.protocols import (
-    BatchPredictions,
     EvalProtocol,
     MCQByPrompt,
     ProtocolError,
@@ -20,6 +18,7 @@ from vlmrobust.eval.protocols import (
 )
 from vlmrobust.eval.protocols.head import HeadClassification
 from vlmrobust.models.registry import load_scorer
+from vlmrobust.train.evaluation import EvaluatesByProtocol
 from vlmrobust.train.guards import LossGuard, OnNonFinite
 from vlmrobust.train.heads import HeadClassifier, LinearHead
 from vlmrobust.train.losses import ContrastiveLoss, InfoNCE
@@ -28,7 +27,7 @@ from vlmrobust.train.schedules import warmup_cosine
 Objective = Literal["captions", "class_prompts", "cross_entropy"]
 
 
-class CLIPFineTune(pl.LightningModule):
+class CLIPFineTune(EvaluatesByProtocol):
     """Fine-tune an image-text scorer; validate every eval set by the protocol of its task.
 
     Training batches are dicts with ``image`` ``[B, 3, H, W]`` and, by ``objective``:
@@ -211,36 +210,9 @@ class CLIPFineTune(pl.LightningModule):
             )
         return self._protocols[info.task]
 
-    def _eval_start(self) -> None:
-        eval_sets = getattr(self.trainer.datamodule, "eval_sets", None)
-        if eval_sets is None:
-            raise AttributeError(
-                "CLIPFineTune validation needs a DataModule with `eval_sets` (class names, templates)"
-            )
-        self._eval_sets = list(eval_sets)
-        for info in self._eval_sets:  # heads from the current weights
-            self.eval_protocol(info).prepare(self._eval_model(), info)
-
-    def on_validation_epoch_start(self) -> None:
-        self._eval_start()
-
-    def on_test_epoch_start(self) -> None:
-        self._eval_start()
-
-    def _eval_step(self, batch: dict[str, Any], dataloader_idx: int) -> BatchPredictions:
-        info = self._eval_sets[dataloader_idx]
-        return self.eval_protocol(info).predict(self._eval_model(), info, batch)
-
-    def _eval_model(self) -> Any:
+    def eval_model(self) -> Any:
+        """The cross-entropy head as a classifier, else the scorer."""
         return self.classifier() if self.objective == "cross_entropy" else self.scorer
-
-    def validation_step(
-        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
-    ) -> BatchPredictions:
-        return self._eval_step(batch, dataloader_idx)
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> BatchPredictions:
-        return self._eval_step(batch, dataloader_idx)
 
     # --- optimisation -------------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning.pytorch as pl
 import torch
 
 from vlmrobust.data.evalsets import EvalSetInfo
-from vlmrobust.eval.protocols import BatchPredictions
 from vlmrobust.eval.protocols.head import HeadClassification
+from vlmrobust.train.evaluation import EvaluatesByProtocol
 from vlmrobust.train.guards import LossGuard, OnNonFinite
 from vlmrobust.train.heads import HeadClassifier, LinearHead
 
 
-class LinearProbe(pl.LightningModule):
+class LinearProbe(EvaluatesByProtocol):
     """A linear head on cached features (batches with ``features`` [B, D] and ``label`` [B]).
 
     The feature dimension and the classes come from the ``FeatureDataModule`` (``feature_dim``,
@@ -90,24 +89,9 @@ class LinearProbe(pl.LightningModule):
         """``head/linear`` for every eval set (classification or MCQ over the set's classes)."""
         return self._protocol
 
-    def _eval_start(self) -> None:
-        self._eval_sets = list(self.trainer.datamodule.eval_sets)
-        for info in self._eval_sets:
-            self._protocol.prepare(self.classifier(), info)
-
-    def on_validation_epoch_start(self) -> None:
-        self._eval_start()
-
-    def on_test_epoch_start(self) -> None:
-        self._eval_start()
-
-    def validation_step(
-        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
-    ) -> BatchPredictions:
-        return self._protocol.predict(self.classifier(), self._eval_sets[dataloader_idx], batch)
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> BatchPredictions:
-        return self.validation_step(batch, batch_idx, dataloader_idx)
+    def eval_model(self) -> HeadClassifier:
+        """The head as a classifier on cached features."""
+        return self.classifier()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
