@@ -24,8 +24,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from vlmrobust.core.store import Cell, ResultsStore
+from vlmrobust.data.collate import eval_collate
 from vlmrobust.data.evalsets import EvalSetInfo
-from vlmrobust.eval.collate import eval_collate
 from vlmrobust.eval.distributed import Ranks
 from vlmrobust.eval.models import ModelEntry, load_model
 from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, ProtocolError
@@ -252,7 +252,7 @@ class EvalRunner:
         report.times.store += time.perf_counter() - t0
         dataset.transform = protocol.image_transform(model)
         if todo:
-            protocol.prepare(model, info)
+            protocol.prepare(model, info, dataset)
         bar = self._bar(len(todo), f"{entry.name} · {info.name} · {protocol.key}")
         key = {"run": self.run, "model": entry.name, "eval_set": info.name, "protocol": protocol.key,
                "step": self.step}  # fmt: skip

@@ -34,8 +34,9 @@ class EvaluatesByProtocol(pl.LightningModule):
                 f"{type(self).__name__} validation needs a DataModule with `eval_sets` (class names, templates)"
             )
         self._eval_sets = list(eval_sets)
-        for info in self._eval_sets:
-            self.eval_protocol(info).prepare(self.eval_model(), info)
+        datasets = list(getattr(self.trainer.datamodule, "eval_datasets", [None] * len(self._eval_sets)))
+        for info, dataset in zip(self._eval_sets, datasets, strict=True):
+            self.eval_protocol(info).prepare(self.eval_model(), info, dataset)
 
     def on_validation_epoch_start(self) -> None:
         self._eval_start()

@@ -16,16 +16,33 @@ from vlmrobust.data.captions.karpathy import (
     KarpathySplit,
     read_karpathy,
 )
+from vlmrobust.data.captions.order import ORDER_SETS, read_order
+from vlmrobust.data.captions.retrieval import (
+    BLIP_TEST_FILES,
+    BlipFiles,
+    BlipTest,
+    read_blip_test,
+    read_retrieval_karpathy,
+    write_blip_test,
+)
 
 __all__ = [
+    "BLIP_TEST_FILES",
     "KARPATHY_SPLITS",
     "KARPATHY_TRAIN",
+    "ORDER_SETS",
+    "BlipFiles",
+    "BlipTest",
     "CaptionPairDataset",
     "CaptionRecord",
     "KarpathyCaptions",
     "KarpathyFiles",
     "KarpathySplit",
     "coco_file_name",
+    "read_blip_test",
     "read_karpathy",
+    "read_order",
+    "read_retrieval_karpathy",
+    "write_blip_test",
     "write_karpathy",
 ]

@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from vlmrobust.core.suggest import did_you_mean
 from vlmrobust.data.world import raster as R
 from vlmrobust.data.world.captions import tidy
 from vlmrobust.data.world.classes import BACKGROUNDS, CLASS_NAMES, COLOURS
@@ -73,6 +74,11 @@ class Scene:
     relation: Relation
     centres: tuple[tuple[float, float], tuple[float, float]]
 
+    @property
+    def relation_phrase(self) -> str:
+        """The relation as the captions word it: ``"to the left of"``, ``"above"`` ..."""
+        return _PHRASE[self.relation]
+
     def relation_caption(self, relation: str | None = None) -> str:
         """``"a red circle to the left of a blue square"`` (with ``relation`` instead of the true one if given)."""
         return f"{self.first.phrase()} {_PHRASE[relation or self.relation]} {self.second.phrase()}"
@@ -124,19 +130,64 @@ class Scene:
         ]
 
 
-def generate_scene(rng: np.random.Generator, image_size: int = 32) -> Scene:
+def _check_objects(first: SceneObject, second: SceneObject) -> None:
+    for obj in (first, second):
+        if obj.shape not in CLASS_NAMES:
+            raise ValueError(
+                f"unknown scene shape {obj.shape!r}. {did_you_mean(obj.shape, CLASS_NAMES, 'shapes')}"
+            )
+        if obj.colour not in COLOURS:
+            raise ValueError(
+                f"unknown scene colour {obj.colour!r}. {did_you_mean(obj.colour, COLOURS, 'colours')}"
+            )
+    if first.shape == second.shape or first.colour == second.colour:
+        raise ValueError(f"a scene's objects differ in shape and in colour, got {first} and {second}")
+
+
+def generate_scene(
+    rng: np.random.Generator,
+    image_size: int = 32,
+    *,
+    first: SceneObject | None = None,
+    second: SceneObject | None = None,
+    relation: Relation | None = None,
+) -> Scene:
     """Draw a two-object scene in the ID style (filled shapes, plain light background, mild noise).
 
     The objects never overlap, and their offset across the relation's axis is at most a third of their
-    offset along it, so the relation is unambiguous.
+    offset along it, so the relation is unambiguous. The objects and the relation are drawn unless given;
+    they are drawn from ``rng`` either way, so without the keyword arguments the scene is the one drawn
+    before they existed.
+
+    Args:
+        rng: the scene's generator.
+        image_size: side of the square image in pixels.
+        first: the subject (shape and colour); given together with ``second``.
+        second: the reference object; another shape and another colour than ``first``.
+        relation: where ``first`` is relative to ``second`` (one of ``RELATIONS``).
+
+    Raises:
+        ValueError: only one of ``first``/``second`` given, an unknown shape, colour or relation, or two
+            objects sharing a shape or a colour.
     """
+    if (first is None) != (second is None):
+        raise ValueError("generate_scene: give first and second together (or neither)")
+    if relation is not None and relation not in RELATIONS:
+        raise ValueError(
+            f"unknown scene relation {relation!r}. {did_you_mean(relation, RELATIONS, 'relations')}"
+        )
     size = image_size
     k = len(CLASS_NAMES)
     ia = int(rng.integers(k))
     ib = (ia + 1 + int(rng.integers(k - 1))) % k
     colours = list(COLOURS)
     ca, cb = (colours[j] for j in rng.permutation(len(colours))[:2])
-    relation = RELATIONS[int(rng.integers(len(RELATIONS)))]
+    drawn = RELATIONS[int(rng.integers(len(RELATIONS)))]
+    relation = drawn if relation is None else relation
+    if first is None or second is None:
+        first, second = SceneObject(CLASS_NAMES[ia], ca), SceneObject(CLASS_NAMES[ib], cb)
+    else:
+        _check_objects(first, second)
     ra, rb = rng.uniform(0.12, 0.18, size=2) * size
     sep = 1.2 * (ra + rb) + rng.uniform(0.03, 0.10) * size
     along = np.asarray(_AXIS[relation], dtype=np.float64)  # unit vector from second to first
@@ -147,10 +198,9 @@ def generate_scene(rng: np.random.Generator, image_size: int = 32) -> Scene:
     pb = centre - along * sep / 2 - across * skew / 2
     bg = BACKGROUNDS[list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]]
     canvas = R.solid(size, R.jitter(bg, 0.02, rng))
-    for shape, colour, (x, y), r in ((CLASS_NAMES[ia], ca, pa, ra), (CLASS_NAMES[ib], cb, pb, rb)):
-        rings = place(shape_rings(shape, rng), x, y, r, rng.uniform(-10, 10))
-        R.paint(canvas, R.fill_mask(rings, size), R.jitter(COLOURS[colour], 0.06, rng))
+    for obj, (x, y), r in ((first, pa, ra), (second, pb, rb)):
+        rings = place(shape_rings(obj.shape, rng), x, y, r, rng.uniform(-10, 10))
+        R.paint(canvas, R.fill_mask(rings, size), R.jitter(COLOURS[obj.colour], 0.06, rng))
     R.add_noise(canvas, 0.025, rng)
-    first, second = SceneObject(CLASS_NAMES[ia], ca), SceneObject(CLASS_NAMES[ib], cb)
     centres = ((float(pa[0]), float(pa[1])), (float(pb[0]), float(pb[1])))
     return Scene(R.to_pil(canvas), first, second, relation, centres)

@@ -114,8 +114,9 @@ class EvalProtocol(ABC):
         """The image transform of the eval dataset: the scorer's preprocessing, or ``None`` (PIL images)."""
         return model.preprocess if self.image_input == "tensor" else None
 
-    def prepare(self, model: Any, info: EvalSetInfo) -> None:  # noqa: B027 (optional hook)
-        """Per (model, eval set) set-up before the first batch (default: nothing)."""
+    def prepare(self, model: Any, info: EvalSetInfo, dataset: Any = None) -> None:  # noqa: B027 (optional hook)
+        """Per (model, eval set) set-up before the first batch (default: nothing); ``dataset`` is the set's
+        dataset (with the protocol's image transform) for protocols that need the whole set (retrieval)."""
 
     @abstractmethod
     def predict(self, model: Any, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:

@@ -42,7 +42,7 @@ class _EmbedderProtocol(EvalProtocol):
     def _suffix(self) -> str:
         return f"{self.templates}" + (f"-{self.query}" if self.query else "")
 
-    def prepare(self, model: EmbeddingModel, info: EvalSetInfo) -> None:
+    def prepare(self, model: EmbeddingModel, info: EvalSetInfo, dataset: Any = None) -> None:
         templates = templates_for(self.templates, info.templates)
         prompts = [t.format(name) for name in info.columns for t in templates]
         with torch.no_grad():

@@ -45,7 +45,7 @@ class HeadClassification(EvalProtocol):
     def key(self) -> str:
         return f"head/{self.name}"
 
-    def prepare(self, model: ImageClassifier, info: EvalSetInfo) -> None:
+    def prepare(self, model: ImageClassifier, info: EvalSetInfo, dataset: Any = None) -> None:
         position = {name: i for i, name in enumerate(model.class_names)}
         missing = [name for name in info.columns if name not in position]
         if missing:

@@ -41,7 +41,7 @@ class _ScorerProtocol(EvalProtocol):
             raise RuntimeError(f"{self.key}: prepare(model, info) was not called for {info.name!r}")
         return self._heads[info.name]
 
-    def prepare(self, model: ImageTextScorer, info: EvalSetInfo) -> None:
+    def prepare(self, model: ImageTextScorer, info: EvalSetInfo, dataset: Any = None) -> None:
         templates = templates_for(self.templates, info.templates)
         self._heads[info.name] = cached_zero_shot_head(
             model, info.columns, templates, self.head_cache, self.text_batch_size
