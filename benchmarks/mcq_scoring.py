@@ -17,14 +17,12 @@ Targets (issue 4): shared <= 1.5x one prefix forward, naive / shared >= 3.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from PIL import Image
+from timing import median_seconds  # benchmarks/timing.py
 
 from vlmrobust.models.hf_vlm import load_vlm
 from vlmrobust.models.tiny_hf import write_tiny_llava
@@ -38,17 +36,6 @@ OPTIONS = [
     " F. a red square",
     " G. dog",
 ]
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn`` over ``repeats`` runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

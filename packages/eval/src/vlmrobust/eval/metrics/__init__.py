@@ -5,7 +5,10 @@
 * :mod:`.mcq` — the chosen option, MCQ correctness, classifier-free guidance;
 * :mod:`.summary` — the stored classification metrics (``top1``, ``top5``, ``per_class_mean``);
 * :mod:`.ood` — OOD-detection scores (MSP, MCM), AUROC and FPR at 95 % TPR;
-* :mod:`.calibration` — ECE (15 equal-width bins), NLL, the NLL-minimising temperature.
+* :mod:`.calibration` — ECE (15 equal-width bins), NLL, the NLL-minimising temperature;
+* :mod:`.compositional` — What'sUp, COCO/GQA-spatial, ARO, hard positives, MMVP, MMVP-VLM: the official tie
+  rules, per-sample correctness, the stored benchmark metrics, MMVP's relaxed pair accuracy;
+* :mod:`.retrieval` — chunked image-text retrieval ranks (both directions) and recall@K.
 """
 
 from vlmrobust.eval.metrics.accuracy import (
@@ -26,16 +29,28 @@ from vlmrobust.eval.metrics.classification import (
     top1,
     topk_correct,
 )
+from vlmrobust.eval.metrics.compositional import (
+    BENCHMARKS,
+    benchmark_metrics,
+    choice_correct,
+    choice_prediction,
+    relaxed_pair_accuracy,
+)
 from vlmrobust.eval.metrics.mcq import cfg_scores, mcq_correct, option_choice
 from vlmrobust.eval.metrics.ood import auroc, fpr_at_tpr, mcm_scores, msp_scores
+from vlmrobust.eval.metrics.retrieval import recall_at_k, retrieval_ranks
 from vlmrobust.eval.metrics.summary import classification_summary
 
 __all__ = [
+    "BENCHMARKS",
     "Accuracy",
     "accuracy",
     "auroc",
+    "benchmark_metrics",
     "cfg_scores",
     "check_scores",
+    "choice_correct",
+    "choice_prediction",
     "classification_summary",
     "collapse_columns",
     "expected_calibration_error",
@@ -49,6 +64,9 @@ __all__ = [
     "option_choice",
     "per_class_accuracy",
     "per_class_accuracy_from_correct",
+    "recall_at_k",
+    "relaxed_pair_accuracy",
+    "retrieval_ranks",
     "top1",
     "topk_correct",
 ]
