@@ -11,9 +11,11 @@ import torch
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.eval.prompts import TemplateSet
 from vlmrobust.eval.protocols import (
+    CaptionSelection,
     EvalProtocol,
     MCQByPrompt,
     ProtocolError,
+    Retrieval,
     ZeroShotClassification,
 )
 from vlmrobust.eval.protocols.head import HeadClassification
@@ -111,6 +113,9 @@ class CLIPFineTune(EvaluatesByProtocol):
             else {
                 "classification": ZeroShotClassification(templates=eval_templates),
                 "mcq": MCQByPrompt(templates=eval_templates),
+                "captions": CaptionSelection(),  # What'sUp, ARO, hard positives ... by image-caption cosine
+                "images": CaptionSelection(),  # MMVP-VLM: the statement's image
+                "retrieval": Retrieval(),
             }
         )
         self._eval_sets: list[EvalSetInfo] = []  # the DataModule's sets, read at each validation start
@@ -202,7 +207,8 @@ class CLIPFineTune(EvaluatesByProtocol):
 
     # --- validation by protocol --------------------------------------------------------------------
     def eval_protocol(self, info: EvalSetInfo) -> EvalProtocol:
-        """The protocol answering ``info``: zero-shot classification or MCQ by option prompts."""
+        """The protocol answering ``info``: zero-shot classification, MCQ by option prompts, caption / image
+        selection and retrieval by cosine (the trained head only answers class sets)."""
         if info.task not in self._protocols:
             raise ProtocolError(
                 f"CLIPFineTune cannot evaluate {info.name!r} ({info.task} set); it runs "

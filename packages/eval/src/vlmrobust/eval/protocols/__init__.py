@@ -8,6 +8,11 @@
 | ``mcq-likelihood`` | :class:`MCQLikelihood` | vlm | mcq | ``mcq/likelihood-<reduction>-<prompt>`` (``mcq/cfg<t>-…``) |
 | ``embed-zeroshot`` | :class:`EmbedderClassification` | embedder | classification | ``embed/zeroshot-<templates>[-<query>]`` |
 | ``mcq-embed`` | :class:`EmbedderMCQ` | embedder | mcq | ``mcq/embed-<templates>[-<query>]`` |
+| ``caption-select`` | :class:`CaptionSelection` | scorer | captions, images | ``captions/score`` |
+| ``retrieval`` | :class:`Retrieval` | scorer | retrieval | ``retrieval/score`` |
+| ``caption-likelihood`` | :class:`CaptionLikelihood` | vlm | captions, images | ``captions/likelihood-<reduction>`` (``captions/cfg<t>-…``) |
+| ``caption-generate`` | :class:`CaptionGeneration` | vlm | captions | ``captions/generate[-m3id<α>-<λ>]`` |
+| ``vqascore`` | :class:`VQAScore` | vlm | captions, images | ``captions/vqascore`` |
 | (training) | :class:`HeadClassification` | classifier | classification, mcq | ``head/<name>`` |
 
 ``HeadClassification`` evaluates trained heads (a cross-entropy fine-tuned head, a linear probe) inside
@@ -19,11 +24,16 @@ from vlmrobust.eval.protocols.embedder import EmbedderClassification, EmbedderMC
 from vlmrobust.eval.protocols.head import HeadClassification
 from vlmrobust.eval.protocols.registry import PROTOCOLS, build_protocol
 from vlmrobust.eval.protocols.scorer import MCQByPrompt, ZeroShotClassification
+from vlmrobust.eval.protocols.scorer_choice import CaptionSelection, Retrieval
 from vlmrobust.eval.protocols.vlm import MCQGeneration, MCQLikelihood
+from vlmrobust.eval.protocols.vlm_choice import CaptionGeneration, CaptionLikelihood, VQAScore
 
 __all__ = [
     "PROTOCOLS",
     "BatchPredictions",
+    "CaptionGeneration",
+    "CaptionLikelihood",
+    "CaptionSelection",
     "EmbedderClassification",
     "EmbedderMCQ",
     "EvalProtocol",
@@ -33,7 +43,9 @@ __all__ = [
     "MCQLikelihood",
     "MetricValue",
     "ProtocolError",
+    "Retrieval",
     "Role",
+    "VQAScore",
     "ZeroShotClassification",
     "build_protocol",
 ]

@@ -8,7 +8,9 @@ from vlmrobust.core.suggest import did_you_mean
 from vlmrobust.eval.protocols.base import EvalProtocol
 from vlmrobust.eval.protocols.embedder import EmbedderClassification, EmbedderMCQ
 from vlmrobust.eval.protocols.scorer import MCQByPrompt, ZeroShotClassification
+from vlmrobust.eval.protocols.scorer_choice import CaptionSelection, Retrieval
 from vlmrobust.eval.protocols.vlm import MCQGeneration, MCQLikelihood
+from vlmrobust.eval.protocols.vlm_choice import CaptionGeneration, CaptionLikelihood, VQAScore
 
 PROTOCOLS: dict[str, type[EvalProtocol]] = {
     "zeroshot": ZeroShotClassification,
@@ -17,6 +19,11 @@ PROTOCOLS: dict[str, type[EvalProtocol]] = {
     "mcq-likelihood": MCQLikelihood,
     "embed-zeroshot": EmbedderClassification,
     "mcq-embed": EmbedderMCQ,
+    "caption-select": CaptionSelection,
+    "retrieval": Retrieval,
+    "caption-likelihood": CaptionLikelihood,
+    "caption-generate": CaptionGeneration,
+    "vqascore": VQAScore,
 }
 
 

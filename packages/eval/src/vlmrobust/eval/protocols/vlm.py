@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -75,15 +76,7 @@ class MCQGeneration(EvalProtocol):
         return BatchPredictions(batch_index(batch), choice, answer, mcq_correct(choice, answer), extra)
 
     def metrics(self, records: pd.DataFrame, info: EvalSetInfo) -> dict[str, MetricValue]:
-        out = super().metrics(records, info)
-        n = len(records)
-        counts: dict[str, int] = {}
-        for e in records["extra"]:
-            counts[e["status"]] = counts.get(e["status"], 0) + 1
-        for status in ("unparsed", "ambiguous", "empty"):
-            k = counts.get(status, 0)
-            out[status] = MetricValue(k / n if n else float("nan"), n, {"count": k})
-        return out
+        return {**super().metrics(records, info), **parse_status_cells(records)}
 
 
 class MCQLikelihood(EvalProtocol):
@@ -116,7 +109,7 @@ class MCQLikelihood(EvalProtocol):
     @property
     def key(self) -> str:
         head = "likelihood" if self.guidance is None else f"cfg{self.guidance:g}"
-        return f"mcq/{head}-{self.reduction}-{self.prompt}"
+        return f"mcq/{head}-{self.reduction}-{self.prompt}" + ("" if self.leading_space else "-nospace")
 
     def predict(self, model: GenerativeVLM, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:
         names = option_names(info, batch)
@@ -132,3 +125,11 @@ class MCQLikelihood(EvalProtocol):
         answer = torch.as_tensor(batch["answer"], dtype=torch.long).cpu()
         extra = [{"scores": [round(float(v), 6) for v in row]} for row in scores]
         return BatchPredictions(batch_index(batch), choice, answer, mcq_correct(choice, answer), extra)
+
+
+def parse_status_cells(records: pd.DataFrame) -> dict[str, MetricValue]:
+    """The share (and ``count``) of stored generations that were ``unparsed``, ``ambiguous`` or ``empty``."""
+    n = len(records)
+    counts = Counter(e["status"] for e in records["extra"])
+    return {s: MetricValue(counts[s] / n if n else float("nan"), n, {"count": counts[s]})
+            for s in ("unparsed", "ambiguous", "empty")}  # fmt: skip
