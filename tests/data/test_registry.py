@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vlmrobust.core.cli import main as vlmrobust
+from vlmrobust.data.benchmarks import BENCHMARK_SETS
 from vlmrobust.data.imagenet import read_imagenet_r, read_imagenet_val, read_objectnet
 from vlmrobust.data.registry import EVAL_SETS, get_entry, get_reader, list_evalsets
 from vlmrobust.data.world import SHIFTS, LabelledDataset
@@ -20,7 +21,11 @@ def test_table_covers_imagenet_and_world_sets():
         "imagenet-a",
         "objectnet",
     ]
-    assert names[6:] == ["world/id", *(f"world/{s}" for s in SHIFTS)]
+    world = ["world/id", *(f"world/{s}" for s in SHIFTS)]
+    assert names[6 : 6 + len(world)] == world
+    assert names[6 + len(world) :] == list(BENCHMARK_SETS)
+    assert {e.family for e in list_evalsets("benchmark")} == {"benchmark"}
+    assert get_entry("whatsup-a").datamodule == "vlmrobust.data.datamodules.BenchmarksDataModule"
     assert [e.num_classes for e in list_evalsets("imagenet")] == [1000, 1000, 1000, 200, 200, 113]
     assert {e.num_classes for e in list_evalsets("world")} == {18}
     assert get_entry("objectnet").id_set == "imagenet-val-on-objectnet-classes"
@@ -35,13 +40,15 @@ def test_table_covers_imagenet_and_world_sets():
     )
     world = get_reader("world/clutter")(seed=3, size=4, image_size=40)
     assert isinstance(world, LabelledDataset) and world.sample_id(1) == "world/clutter/eval/1"
-    assert world[0]["image"].shape == (3, 40, 40) and len(EVAL_SETS) == 6 + 1 + len(SHIFTS)
+    assert world[0]["image"].shape == (3, 40, 40) and len(EVAL_SETS) == 6 + 1 + len(SHIFTS) + len(
+        BENCHMARK_SETS
+    )
 
 
 def test_unknown_names_suggest_and_list_every_name():
     with pytest.raises(
         KeyError,
-        match=r"unknown eval set 'imagenet-rr'\. Did you mean 'imagenet-r'.*objectnet, world/clutter",
+        match=r"unknown eval set 'imagenet-rr'\. Did you mean 'imagenet-r'.*objectnet, .*whatsup-world, world/clutter",
     ):
         get_reader("imagenet-rr")
     with pytest.raises(KeyError, match="Did you mean 'world/sketch'"):

@@ -67,3 +67,26 @@ def test_hard_positive_negative_is_negclip_with_a_positive_column() -> None:
     assert isinstance(module.hn_loss, HardPositiveNegativeLoss) and module.hn_loss.hard_negative_ratio == 0.25
     with pytest.raises(ValueError, match="NegCLIP trains on captions"):
         HardPositiveNegative(objective="cross_entropy")
+
+
+def test_validation_logs_and_stores_the_worlds_whatsup_and_aro_cells(tmp_path) -> None:
+    import lightning.pytorch as pl
+
+    from vlmrobust.core.store import ResultsStore
+    from vlmrobust.eval.robustness_callback import RobustnessCallback
+
+    dm = WorldDataModule(seed=0, train_size=4, eval_size=4, batch_size=4, train_data="scenes",
+                         benchmarks=["whatsup-world", "aro-world-relation"], benchmark_pairs=2,
+                         benchmark_dir=str(tmp_path / "world"))  # fmt: skip
+    callback = RobustnessCallback(results_db=str(tmp_path / "r.db"), run_name="negclip", print_table=False)
+    trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=tmp_path, callbacks=[callback])  # fmt: skip
+    trainer.fit(NegCLIP(model_seed=0), datamodule=dm)
+    logged = trainer.callback_metrics
+    for key in ("val/whatsup-world/pair", "val/whatsup-world/set_of_4", "val/aro-world-relation/macro",
+                "robustness/world.sketch/ood_probit"):  # fmt: skip
+        assert key in logged, key
+    cells = ResultsStore(tmp_path / "r.db").cells(eval_set="whatsup-world", metric="pair")
+    assert cells["protocol"].tolist() == ["captions/score"] and cells["step"].tolist() == [1]
+    assert float(logged["val/whatsup-world/pair"]) == cells["value"].item()

@@ -3,7 +3,8 @@
 ImageNet-family readers take the set's folder (``reader(root, on_error=...)`` -> ``ImageSet``; ImageNet val
 also takes ``labels=`` / ``label_file=``) and are served by ``ImageNetDataModule``; the procedural world's
 readers take no folder (``reader(seed=..., size=..., image_size=...)`` -> ``LabelledDataset``) and are served
-by ``WorldDataModule``. ``vlmrobust list evalsets`` prints the table.
+by ``WorldDataModule``; the compositional benchmarks (``vlmrobust.data.benchmarks``) are served by
+``BenchmarksDataModule``. ``vlmrobust list evalsets`` prints the table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import partial
 from typing import Any, Literal
 
 from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.benchmarks import BENCHMARK_SETS
 from vlmrobust.data.imagenet.shifts import (
     read_imagenet_a,
     read_imagenet_r,
@@ -26,7 +28,7 @@ from vlmrobust.data.imagenet.val import read_imagenet_val
 from vlmrobust.data.world.classes import CLASS_NAMES
 from vlmrobust.data.world.domains import DOMAINS, SHIFTS
 
-Family = Literal["imagenet", "world"]
+Family = Literal["imagenet", "world", "benchmark"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class EvalSetEntry:
         id_set: name of the paired ID set (``None`` for an ID set itself).
         id_rule: how the paired ID set is made and scored (empty when it is the ID set as is).
         num_classes: number of classes of its label space.
-        family: ``"imagenet"`` (``ImageNetDataModule``) or ``"world"`` (``WorldDataModule``).
+        family: ``"imagenet"`` (``ImageNetDataModule``), ``"world"`` (``WorldDataModule``) or ``"benchmark"``
+            (compositional benchmarks of ``vlmrobust.data.benchmarks``, ``BenchmarksDataModule``).
     """
 
     name: str
@@ -54,7 +57,11 @@ class EvalSetEntry:
     @property
     def datamodule(self) -> str:
         """Class path of the DataModule that serves the set."""
-        cls = "ImageNetDataModule" if self.family == "imagenet" else "WorldDataModule"
+        cls = {
+            "imagenet": "ImageNetDataModule",
+            "world": "WorldDataModule",
+            "benchmark": "BenchmarksDataModule",
+        }[self.family]
         return f"vlmrobust.data.datamodules.{cls}"
 
 
@@ -107,8 +114,12 @@ _WORLD = tuple(
     )
     for d in ("id", *SHIFTS)
 )
+_BENCHMARKS = tuple(
+    EvalSetEntry(b.name, b.read, f"{b.description} [path: {b.path}]", None, "", 0, "benchmark")
+    for b in BENCHMARK_SETS.values()
+)
 #: Every readable eval set by name, ImageNet family first.
-EVAL_SETS: dict[str, EvalSetEntry] = {e.name: e for e in (*_IMAGENET, *_WORLD)}
+EVAL_SETS: dict[str, EvalSetEntry] = {e.name: e for e in (*_IMAGENET, *_WORLD, *_BENCHMARKS)}
 
 
 def list_evalsets(family: Family | None = None) -> list[EvalSetEntry]:
@@ -137,7 +148,9 @@ def list_main(argv: list[str]) -> int:
     """``vlmrobust list evalsets [--family F]``: one row per eval set (name, classes, paired ID set, served by,
     description), the rule of a restricted ID set on the line below."""
     parser = argparse.ArgumentParser(prog="vlmrobust list evalsets", description="List readable eval sets.")
-    parser.add_argument("--family", choices=("imagenet", "world"), default=None, help="only this family")
+    parser.add_argument(
+        "--family", choices=("imagenet", "world", "benchmark"), default=None, help="only this family"
+    )
     args = parser.parse_args(argv)
     entries = list_evalsets(args.family)
     rows = [("name", "classes", "paired ID set", "datamodule", "description")]

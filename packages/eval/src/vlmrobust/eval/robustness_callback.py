@@ -214,6 +214,10 @@ class RobustnessCallback(pl.Callback):
         metrics: dict[str, float] = {}
         for info in eval_sets:
             metrics[f"val/{_key(info.name)}/acc"] = results[info.name]["top1"].value
+            if info.benchmark is not None:  # compositional sets: every cell (pair, set_of_4, macro ...)
+                for name, value in results[info.name].items():
+                    if name != "top1":
+                        metrics[f"val/{_key(info.name)}/{_key(name)}"] = value.value
         for info in _shifts(eval_sets):
             id_res, ood_res = results[info.id_set]["top1"], results[info.name]["top1"]
             base = f"robustness/{_key(info.name)}"

@@ -13,6 +13,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.datamodules.benchmarks import BenchmarksDataModule, BenchmarkSet
 from vlmrobust.data.datamodules.resumable import ResumableTrainData
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.mcq.dataset import MCQDataset
@@ -57,6 +58,13 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
         train_data: ``objects`` (one captioned shape per image) or ``scenes`` (two-object scenes whose items
             also carry ``relation_negative``, ``swapped_objects``, ``relation_positive``, ``attribute_*``: the
             hard negatives and positives of NegCLIP / HP+HN training).
+        benchmarks: the world's compositional sets to evaluate after the classification sets
+            (``whatsup-world``, ``aro-world-relation``, ``aro-world-attribution``): two-object scenes written in
+            the official What'sUp / ARO formats under ``benchmark_dir`` and read by the official-format readers
+            (``BenchmarksDataModule``).
+        benchmark_pairs: object pairs of ``whatsup-world`` (four images each); each ARO set has four times as
+            many scenes.
+        benchmark_dir: folder the benchmark files are written to (once per seed and size).
 
     Attributes:
         eval_datasets: the datasets behind ``val_dataloader()``, in the order of :attr:`eval_sets` (after
@@ -80,6 +88,9 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
         mcq_num_options: int = 5,  # K, options per question in mcq mode
         mcq_seed: int = 0,  # seed of distractors and option order in mcq mode
         train_data: Literal["objects", "scenes"] = "objects",  # captioned objects, or two-object scenes
+        benchmarks: Sequence[Literal["whatsup-world", "aro-world-relation", "aro-world-attribution"]] = (),
+        benchmark_pairs: int = 25,  # object pairs of whatsup-world (x4 images); ARO sets: x4 scenes
+        benchmark_dir: str = "outputs/world_benchmarks",  # where the benchmark files are written
     ) -> None:
         super().__init__()
         for name in shifts:
@@ -114,7 +125,13 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
         self.eval_transform: ImageTransform | None = to_tensor
         self.train_data = train_data
         self.train_set: CaptionDataset | SceneDataset | None = None
-        self.eval_datasets: list[LabelledDataset | MCQDataset] = []
+        self.eval_datasets: list[Dataset] = []
+        self.benchmarks = (
+            BenchmarksDataModule([BenchmarkSet(name) for name in benchmarks], eval_batch_size, num_workers,
+                                 world_seed=seed, world_pairs=benchmark_pairs, world_image_size=image_size,
+                                 world_dir=benchmark_dir)
+            if benchmarks else None
+        )  # fmt: skip
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -142,7 +159,7 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
                 num_options=self.mcq_num_options if mcq else None,
             )
             for d in self.eval_domains
-        ]
+        ] + (self.benchmarks.eval_sets if self.benchmarks is not None else [])
 
     def setup(self, stage: str | None = None) -> None:
         """Build the datasets (cheap: images are drawn on access)."""
@@ -163,6 +180,10 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
             self.eval_datasets = (
                 labelled if self.mode == "classification" else [self._mcq(ds) for ds in labelled]
             )
+            if self.benchmarks is not None:
+                self.benchmarks.set_image_transforms(self.train_transform, self.eval_transform)
+                self.benchmarks.setup()
+                self.eval_datasets += self.benchmarks.eval_datasets
 
     def _mcq(self, dataset: LabelledDataset) -> MCQDataset:
         bench = build_world_mcq(
@@ -177,6 +198,8 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
             self.train_set.transform = train
         for ds in self.eval_datasets:
             ds.transform = eval
+        if self.benchmarks is not None:
+            self.benchmarks.set_image_transforms(train, eval)
 
     def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool, **kwargs: Any) -> DataLoader:
         return DataLoader(
@@ -199,9 +222,11 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
                                      persistent_workers=self.num_workers > 0)  # fmt: skip
 
     def val_dataloader(self) -> list[DataLoader]:
-        """Loaders of the eval sets ``[id, *shifts]`` (not shuffled)."""
+        """Loaders of the eval sets ``[id, *shifts, *benchmarks]`` (not shuffled)."""
         self.setup()
-        return [self._loader(ds, self.eval_batch_size, False) for ds in self.eval_datasets]
+        n = len(self.eval_domains)
+        loaders = [self._loader(ds, self.eval_batch_size, False) for ds in self.eval_datasets[:n]]
+        return loaders + (self.benchmarks.val_dataloader() if self.benchmarks is not None else [])
 
     def test_dataloader(self) -> list[DataLoader]:
         """Same loaders as :meth:`val_dataloader` (the world's eval split is its test split)."""
