@@ -165,3 +165,16 @@ def test_every_option_by_text_by_letter_and_contradicted(i):
     assert parse_choice(f"({letter.lower()}) {name.upper()}", OPTIONS) == ParsedAnswer(i, "letter")
     assert parse_choice(f"{letter}. {other}", OPTIONS) == ParsedAnswer(None, "ambiguous")
     assert parse_choice(f"{letter}. {name}, not {other}", OPTIONS) == ParsedAnswer(None, "ambiguous")
+
+
+def test_holistic_ix_prompt_keeps_the_papers_layout():
+    from vlmrobust.eval.prompts import format_question
+
+    assert format_question("holistic-ix", ["tench", "goldfish"]) == (
+        "What is the main object in this image? Choose from the following list:\nA.tench\nB.goldfish\n"
+        "Please answer the question using the choice from the list."
+    )
+    assert format_question("a4-3", ["tench"]) == (
+        "What type of object is in this photo?\nA. tench\nAnswer with the option's letter from the given choices "
+        "directly."
+    )

@@ -134,3 +134,15 @@ def test_a_score_array_of_the_wrong_width_is_refused(scorer):
     proto._heads["toy"] = proto._heads["toy"][:4]  # a head for 4 of the 6 classes
     with pytest.raises(ValueError, match="toy"):
         proto.predict(scorer, info, _batch())
+
+
+def test_rank_depth_stores_the_deeper_ranking_that_confusion_distractors_read(scorer):
+    info, batch = _info(), _batch()
+    proto = ZeroShotClassification(rank_depth=6)
+    proto.prepare(scorer, info)
+    out = proto.predict(scorer, info, batch)
+    logits = _manual_logits(scorer, batch["image"], CLASSES)
+    assert [e["ranking"] for e in out.extra] == logits.argsort(dim=1, descending=True, stable=True).tolist()
+    plain = ZeroShotClassification()
+    plain.prepare(scorer, info)
+    assert "ranking" not in plain.predict(scorer, info, batch).extra[0]

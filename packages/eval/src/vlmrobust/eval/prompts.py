@@ -9,8 +9,10 @@ Template sets for image-text scorers (``"{}"`` = class name):
 
 Question prompts for generative VLMs and embedders (Prompts 3-5 of appendix A.4): ``a4-3`` "What type of
 object is in this photo?", ``a4-4`` "Select the most appropriate label for the object shown in the image.",
-``a4-5`` "Identify the object in this image.". A multiple-choice question lists the options under the
-question as ``A. <name>`` lines and asks for the letter (LLaVA's multiple-choice instruction).
+``a4-5`` "Identify the object in this image."; and ``holistic-ix``, the ImageNet-D prompt of
+holistic_clip_robustness §IX ("What is the main object in this image? Choose from the following list:"). A
+multiple-choice question lists the options under the question as ``A. <name>`` lines and asks for the letter
+(LLaVA's multiple-choice instruction); ``holistic-ix`` keeps the paper's own layout (``format_question``).
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ from typing import Literal
 from vlmrobust.core.suggest import did_you_mean
 
 TemplateSet = Literal["single", "a4-1", "a4-2", "openai80", "dataset"]
-QuestionPrompt = Literal["a4-3", "a4-4", "a4-5"]
+QuestionPrompt = Literal["a4-3", "a4-4", "a4-5", "holistic-ix"]
 
 TEMPLATE_SETS: tuple[str, ...] = ("single", "a4-1", "a4-2", "openai80", "dataset")
 QUESTION_PROMPTS: dict[str, str] = {
     "a4-3": "What type of object is in this photo?",
     "a4-4": "Select the most appropriate label for the object shown in the image.",
     "a4-5": "Identify the object in this image.",
+    "holistic-ix": "What is the main object in this image?",
 }
+#: holistic_clip_robustness §IX lists the options after "Choose from the following list:" as ``A.<name>``
+#: and closes with its own instruction.
+HOLISTIC_IX_LIST = "Choose from the following list:"
+HOLISTIC_IX_INSTRUCTION = "Please answer the question using the choice from the list."
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MCQ_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 
@@ -72,3 +79,21 @@ def format_mcq(question: str, option_names: Sequence[str]) -> str:
         raise ValueError(f"at most {len(LETTERS)} options can be lettered, got {len(option_names)}")
     lines = [question, *(f"{LETTERS[i]}. {name}" for i, name in enumerate(option_names)), MCQ_INSTRUCTION]
     return "\n".join(lines)
+
+
+def format_question(prompt: str, option_names: Sequence[str]) -> str:
+    """The multiple-choice question of prompt ``prompt`` over ``option_names``: :func:`format_mcq` for the
+    appendix A.4 prompts, the paper's layout for ``holistic-ix``::
+
+        What is the main object in this image? Choose from the following list:
+        A.tench
+        B.goldfish
+        Please answer the question using the choice from the list.
+    """
+    question = question_text(prompt)
+    if prompt != "holistic-ix":
+        return format_mcq(question, option_names)
+    if len(option_names) > len(LETTERS):
+        raise ValueError(f"at most {len(LETTERS)} options can be lettered, got {len(option_names)}")
+    lines = [f"{question} {HOLISTIC_IX_LIST}", *(f"{LETTERS[i]}.{n}" for i, n in enumerate(option_names))]
+    return "\n".join([*lines, HOLISTIC_IX_INSTRUCTION])

@@ -1,7 +1,8 @@
 """Multiple-choice benchmarks built from labelled eval sets (``vlmrobust build-mcq``).
 
 ``build_mcq`` turns an ``ImageSet`` into K-way questions with ``random``, ``hierarchy`` (WordNet tree
-distance) or ``visual`` (nearest feature centroids) distractors; ``write_benchmark`` / ``read_benchmark``
+distance), ``visual`` (nearest feature centroids) or ``confusion`` (a selection model's most confident wrong
+classes per image, ``read_rankings`` from the results store) distractors; ``write_benchmark`` / ``read_benchmark``
 store them as versioned JSONL or Parquet; ``sample_size`` holds the accuracy-vs-N bootstrap analysis.
 """
 
@@ -20,6 +21,7 @@ from vlmrobust.data.mcq.builder import (
     question_stats,
 )
 from vlmrobust.data.mcq.centroids import centroid_distance, class_centroids, encode_centroids
+from vlmrobust.data.mcq.confusion import ConfusionSource, confusion_distractors, read_rankings
 from vlmrobust.data.mcq.distance import (
     ancestor_distance_matrix,
     imagenet_tree_distance,
@@ -43,6 +45,7 @@ __all__ = [
     "STRATEGIES",
     "AnswerSource",
     "BenchmarkFormatError",
+    "ConfusionSource",
     "MCQBenchmark",
     "NearestClasses",
     "Question",
@@ -57,12 +60,14 @@ __all__ = [
     "build_options",
     "centroid_distance",
     "class_centroids",
+    "confusion_distractors",
     "encode_centroids",
     "imagenet_tree_distance",
     "in1k_tree_distance",
     "question_stats",
     "random_distractors",
     "read_benchmark",
+    "read_rankings",
     "sample_size_table",
     "save_benchmark",
     "world_tree_distance",

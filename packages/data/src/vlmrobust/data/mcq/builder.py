@@ -4,7 +4,9 @@ Each question has one correct class and K-1 distractors drawn by strategy:
 
 * ``random``: uniform over the set's other classes;
 * ``hierarchy``: the classes nearest to the answer by WordNet tree distance (text obfuscation);
-* ``visual``: the classes whose image-feature centroids are nearest to the answer's (visual obfuscation).
+* ``visual``: the classes whose image-feature centroids are nearest to the answer's (visual obfuscation);
+* ``confusion``: the classes a category-selection model ranked highest among the wrong ones for that very
+  image (holistic_clip_robustness §IX; ``vlmrobust.data.mcq.confusion``), so every image has its own list.
 
 The correct class is the image's official label; for a multi-label image (clean / ReaL val labels) it is
 the official label when that is in the image's label set, else the first proposed label, and every question
@@ -22,11 +24,12 @@ import numpy as np
 
 from vlmrobust.core.suggest import did_you_mean
 from vlmrobust.data.imagenet.samples import ImageSet
+from vlmrobust.data.mcq.confusion import Rankings, confusion_distractors
 from vlmrobust.data.mcq.distance import imagenet_tree_distance
 from vlmrobust.data.mcq.distractors import NearestClasses, UniformStream, random_distractors
 
-Strategy = Literal["random", "hierarchy", "visual"]
-STRATEGIES: tuple[str, ...] = ("random", "hierarchy", "visual")
+Strategy = Literal["random", "hierarchy", "visual", "confusion"]
+STRATEGIES: tuple[str, ...] = ("random", "hierarchy", "visual", "confusion")
 #: Version 2 added ``answer_source``; version 1 files (answer = first label unconditionally) are refused.
 FORMAT_VERSION = "vlmrobust-mcq/2"
 #: How a question's correct class was chosen: the official label, or (a multi-label image whose label set
@@ -107,17 +110,20 @@ def build_options(
     num_questions: int | None = 5000,
     seed: int = 0,
     distance: np.ndarray | None = None,
+    rankings: Sequence[Sequence[int] | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pick images and options (the array core of :func:`build_mcq`, independent of any dataset).
 
     Args:
         labels: correct classes of each sample (first = the answer).
         num_classes: number of classes C of the eval set.
-        strategy: ``"random"``, ``"hierarchy"`` or ``"visual"``.
+        strategy: ``"random"``, ``"hierarchy"``, ``"visual"`` or ``"confusion"``.
         num_options: K, options per question.
         num_questions: N; ``None`` (or N >= eligible samples) asks every eligible sample in order.
         seed: seeds both which samples are asked and the distractors / option order.
         distance: ``(C, C)`` class distance for ``hierarchy`` (tree) and ``visual`` (centroid) strategies.
+        rankings: for ``confusion``, each sample's classes as a selection model ranked them (best first;
+            ``None`` for a sample it did not score, which is then not asked).
 
     Returns:
         ``(sample_index (N,), options (N, K), answer (N,))``: the samples asked (ascending), each
@@ -127,10 +133,20 @@ def build_options(
         raise ValueError(f"unknown strategy {strategy!r}. {did_you_mean(strategy, STRATEGIES, 'strategies')}")
     if num_options < 2:
         raise ValueError(f"num_options must be >= 2, got {num_options}")
-    if strategy != "random" and distance is None:
+    if strategy in ("hierarchy", "visual") and distance is None:
         raise ValueError(f"strategy {strategy!r} needs a (C, C) distance matrix")
+    if (strategy == "confusion") != (rankings is not None):
+        raise ValueError(
+            "rankings= (a selection model's per-sample class rankings) go with strategy 'confusion' only"
+        )
+    if rankings is not None and len(rankings) != len(labels):
+        raise ValueError(f"{len(rankings)} rankings for {len(labels)} samples")
     k = num_options - 1
-    eligible = np.array([i for i, ls in enumerate(labels) if num_classes - len(set(ls)) >= k], dtype=np.int64)
+    eligible = np.array(
+        [i for i, ls in enumerate(labels)
+         if num_classes - len(set(ls)) >= k and (rankings is None or rankings[i] is not None)],
+        dtype=np.int64,
+    )  # fmt: skip
     if len(eligible) == 0:
         raise ValueError(f"no sample leaves {k} distractor classes among {num_classes} classes")
     select_rng = np.random.default_rng([seed, 0])  # which samples: shared by all strategies of a seed
@@ -138,12 +154,14 @@ def build_options(
     draw = UniformStream(np.random.default_rng([seed, 2]))  # distractors
     if num_questions is not None and num_questions < len(eligible):
         eligible = np.sort(select_rng.choice(eligible, size=num_questions, replace=False))
-    nearest = NearestClasses(distance) if strategy != "random" else None
+    nearest = NearestClasses(distance) if strategy in ("hierarchy", "visual") else None
     n = len(eligible)
     rows = []
     for i in eligible.tolist():
         ls = labels[i]
-        if nearest is None:
+        if rankings is not None:
+            rows.append([ls[0], *confusion_distractors(rankings[i], ls, k, f"sample {i}")])
+        elif nearest is None:
             rows.append([ls[0], *random_distractors(num_classes, ls, k, draw)])
         else:
             rows.append([ls[0], *nearest(ls[0], ls, k, draw)])
@@ -210,6 +228,7 @@ def build_mcq_from_samples(
     seed: int = 0,
     border_crop: int = 0,
     answer_sources: Sequence[AnswerSource] | None = None,
+    rankings: Rankings | None = None,
 ) -> MCQBenchmark:
     """Build a K-way MCQ benchmark from ``(sample_id, image reference, labels)`` triples of any eval set.
 
@@ -226,6 +245,8 @@ def build_mcq_from_samples(
         border_crop: pixels to crop per side when the images are loaded (recorded in every question).
         answer_sources: how each sample's first label was chosen (recorded in its question); default
             ``"official"`` for every sample (single-label sets).
+        rankings: for ``confusion``, the selection model's class ranking by sample id
+            (``confusion.read_rankings``); samples it did not score are not asked.
     """
     if answer_sources is not None and len(answer_sources) != len(samples):
         raise ValueError(f"{len(answer_sources)} answer_sources for {len(samples)} samples")
@@ -236,9 +257,10 @@ def build_mcq_from_samples(
         raise ValueError("strategy 'visual' needs centroids_distance= (from centroids.centroid_distance)")
     labels = [ls for _, _, ls in samples]
     distance = centroids_distance if strategy == "visual" else tree_distance
+    ranked = None if rankings is None else [rankings.get(sample_id) for sample_id, _, _ in samples]
     index, options, answer = build_options(
         labels, len(class_names), strategy, num_options=num_options, num_questions=num_questions, seed=seed,
-        distance=distance,
+        distance=distance, rankings=ranked,
     )  # fmt: skip
     questions = []
     for q, (i, opts, ans) in enumerate(zip(index.tolist(), options.tolist(), answer.tolist(), strict=True)):
@@ -284,6 +306,7 @@ def build_mcq(
     seed: int = 0,
     tree_distance: np.ndarray | None = None,
     centroids_distance: np.ndarray | None = None,
+    rankings: Rankings | None = None,
 ) -> MCQBenchmark:
     """Build a K-way MCQ benchmark from an indexed ImageNet-family set, on that set's own classes.
 
@@ -296,6 +319,8 @@ def build_mcq(
         tree_distance: ``(C, C)`` tree distance; default WordNet distance of the set's classes.
         centroids_distance: ``(C, C)`` centroid distance (see ``centroids.centroid_distance``);
             required for ``visual``.
+        rankings: required for ``confusion``: a selection model's class ranking by sample id
+            (``confusion.read_rankings``).
 
     Returns:
         The questions and stats (mean tree / visual distance of distractors vs random).
@@ -317,4 +342,5 @@ def build_mcq(
         seed=seed,
         border_crop=image_set.border_crop,
         answer_sources=sources,
+        rankings=rankings,
     )

@@ -9,7 +9,13 @@ Example::
 writes ``<out>/<eval_set>.<strategy>.k5.seed0.jsonl`` and ``.stats.json`` for every set, including
 ImageNet val restricted to each shift's classes (its paired ID set) unless ``--no-paired-id``. ImageNet
 val uses the clean labels of Kisel et al. by default (images without a valid label excluded; distractors
-avoid every correct label); ``--val-labels original`` uses the official single labels.
+avoid every correct label); ``--val-labels original`` uses the official single labels. ``--strategy
+confusion`` takes each image's most confident wrong classes of a selection model already evaluated by
+``vlmrobust eval`` (``--confusion-db``, ``--confusion-model``, ``--confusion-protocol``; holistic §IX)::
+
+    vlmrobust build-mcq --set imagenet-d-background=/data/imagenet-d/background --strategy confusion \
+        --num-options 4 --num-questions 0 --confusion-db outputs/eval/results.db \
+        --confusion-model open_clip:ViT-L-14-336@openai --out benchmarks/mcq
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from vlmrobust.core.suggest import did_you_mean
 from vlmrobust.data.imagenet import ImageSet, id_counterpart, read_imagenet_val
 from vlmrobust.data.mcq.builder import STRATEGIES, build_mcq
 from vlmrobust.data.mcq.centroids import centroid_distance, class_centroids
+from vlmrobust.data.mcq.confusion import ConfusionSource, read_rankings
 from vlmrobust.data.mcq.io import save_benchmark
 from vlmrobust.data.registry import get_reader, list_evalsets
 
@@ -67,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         "--metric", choices=("cosine", "euclidean"), default="cosine", help="visual centroid metric"
     )
     p.add_argument("--on-error", choices=("raise", "skip"), default="raise", help="bad input: raise or skip")
+    p.add_argument(
+        "--confusion-db", help="confusion: results store holding the selection model's predictions"
+    )
+    p.add_argument("--confusion-model", help="confusion: the selection model's name in that store")
+    p.add_argument(
+        "--confusion-protocol", default="zeroshot/single", help="confusion: its classification protocol"
+    )
+    p.add_argument("--confusion-run", help="confusion: its run key (default: the only one)")
     return p
 
 
@@ -125,12 +140,20 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     strategies = args.strategy or ["hierarchy"]
     os.makedirs(args.out, exist_ok=True)
+    source = None
+    if "confusion" in strategies:
+        if not args.confusion_db or not args.confusion_model:
+            raise CLIError("--strategy confusion needs --confusion-db RESULTS.db and --confusion-model NAME")
+        source = ConfusionSource(
+            args.confusion_db, args.confusion_model, args.confusion_protocol, args.confusion_run
+        )
     for image_set in _read_sets(args):
         visual = _visual_distance(image_set, args.features, args.metric) if "visual" in strategies else None
         for strategy in strategies:
+            rankings = read_rankings(source, image_set.name) if strategy == "confusion" else None
             bench = build_mcq(
                 image_set, strategy, num_options=args.num_options, num_questions=args.num_questions or None,
-                seed=args.seed, centroids_distance=visual,
+                seed=args.seed, centroids_distance=visual, rankings=rankings,
             )  # fmt: skip
             path, _ = save_benchmark(list(bench.questions), bench.stats, args.out, args.format)
             print(

@@ -67,6 +67,8 @@ class ZeroShotClassification(_ScorerProtocol):
         head_cache: folder caching text heads by (model spec, class names, templates); only for models
             whose weights the spec fixes (``None``: no cache).
         text_batch_size: prompts encoded per text forward pass.
+        rank_depth: classes stored per sample, best first (``ranking``, beyond the always stored ``top5``)
+            for model-confusion distractors that need more than five (many options or labels).
     """
 
     tasks = ("classification",)
@@ -76,15 +78,17 @@ class ZeroShotClassification(_ScorerProtocol):
         templates: TemplateSet = "dataset",  # class-prompt template set
         head_cache: str | None = None,  # folder of cached text heads (frozen models only)
         text_batch_size: int = 256,  # prompts per text forward
+        rank_depth: int = 5,  # classes stored per sample (> 5 adds "ranking" to the records)
     ) -> None:
         super().__init__(templates, head_cache, text_batch_size)
+        self.rank_depth = rank_depth
 
     @property
     def key(self) -> str:
         return f"zeroshot/{self.templates}"
 
     def predict(self, model: ImageTextScorer, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:
-        return classify(self._logits(model, info, batch), info, batch)
+        return classify(self._logits(model, info, batch), info, batch, self.rank_depth)
 
     def metrics(self, records: pd.DataFrame, info: EvalSetInfo) -> dict[str, MetricValue]:
         return classification_metrics(records, info)

@@ -39,9 +39,12 @@ def multi_hot(info: EvalSetInfo, batch: dict[str, Any]) -> Tensor | None:
     return torch.as_tensor(batch["labels"]).bool().cpu()
 
 
-def classify(scores: Tensor, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:
+def classify(
+    scores: Tensor, info: EvalSetInfo, batch: dict[str, Any], rank_depth: int = 5
+) -> BatchPredictions:
     """Top-1 predictions of [B, classes] scores, correct when in the label set (multi-label sets); the five
-    best classes and whether one of them is correct in ``extra`` (sets of at least five classes)."""
+    best classes and whether one of them is correct in ``extra`` (sets of at least five classes), and with
+    ``rank_depth`` > 5 the ``rank_depth`` best classes as ``ranking`` (what confusion distractors read)."""
     scores = scores.cpu()
     pred = top1(scores)
     label = torch.as_tensor(batch["label"], dtype=torch.long).cpu()
@@ -52,6 +55,12 @@ def classify(scores: Tensor, info: EvalSetInfo, batch: dict[str, Any]) -> BatchP
         best5 = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :5]  # [B, 5]
         hit5 = labels.gather(1, best5).any(dim=1) if labels is not None else (best5 == label[:, None]).any(1)
         extra = [{"top5": b.tolist(), "top5_correct": bool(h)} for b, h in zip(best5, hit5, strict=True)]
+        if rank_depth > 5:
+            ranked = torch.sort(scores, dim=1, descending=True, stable=True).indices[
+                :, :rank_depth
+            ]  # [B, depth]
+            for e, row in zip(extra, ranked.tolist(), strict=True):
+                e["ranking"] = row
     return BatchPredictions(batch_index(batch), pred, label, correct, extra)
 
 

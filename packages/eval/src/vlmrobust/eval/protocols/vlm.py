@@ -22,7 +22,7 @@ import torch
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.eval.answers import parse_choice
 from vlmrobust.eval.metrics import cfg_scores, mcq_correct, option_choice
-from vlmrobust.eval.prompts import QuestionPrompt, format_mcq, question_text
+from vlmrobust.eval.prompts import QuestionPrompt, format_question, question_text
 from vlmrobust.eval.protocols.base import BatchPredictions, EvalProtocol, MetricValue, batch_index
 from vlmrobust.models.protocols import GenerativeVLM
 
@@ -43,7 +43,7 @@ class MCQGeneration(EvalProtocol):
     """MCQ answered by generating a letter (see the module docstring).
 
     Args:
-        prompt: question prompt (appendix A.4 Prompts 3-5).
+        prompt: question prompt (appendix A.4 Prompts 3-5, or holistic §IX `holistic-ix`).
         max_new_tokens: generation budget per answer.
     """
 
@@ -53,7 +53,7 @@ class MCQGeneration(EvalProtocol):
 
     def __init__(
         self,
-        prompt: QuestionPrompt = "a4-3",  # question prompt of appendix A.4
+        prompt: QuestionPrompt = "a4-3",  # question prompt (appendix A.4, or holistic-ix)
         max_new_tokens: int = 16,  # generation budget per answer
     ) -> None:
         self.prompt = prompt
@@ -66,8 +66,7 @@ class MCQGeneration(EvalProtocol):
 
     def predict(self, model: GenerativeVLM, info: EvalSetInfo, batch: dict[str, Any]) -> BatchPredictions:
         names = option_names(info, batch)
-        question = question_text(self.prompt)
-        prompts = [format_mcq(question, opts) for opts in names]
+        prompts = [format_question(self.prompt, opts) for opts in names]
         answers = model.generate(prompts, batch_images(batch), max_new_tokens=self.max_new_tokens)
         parsed = [parse_choice(a, opts) for a, opts in zip(answers, names, strict=True)]
         choice = torch.tensor([-1 if p.choice is None else p.choice for p in parsed], dtype=torch.long)
@@ -95,7 +94,7 @@ class MCQLikelihood(EvalProtocol):
 
     def __init__(
         self,
-        prompt: QuestionPrompt = "a4-3",  # question prompt of appendix A.4
+        prompt: QuestionPrompt = "a4-3",  # question prompt (appendix A.4, or holistic-ix)
         reduction: Literal["sum", "mean"] = "mean",  # sum or per-token mean log-probability
         guidance: float | None = None,  # CFG coefficient t; None = plain likelihood
         leading_space: bool = True,  # score " <name>" rather than "<name>"
