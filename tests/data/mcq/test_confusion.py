@@ -38,7 +38,9 @@ def test_distractors_are_exactly_the_selection_models_top_wrong_classes(tmp_path
 
 
 def test_a_too_short_ranking_and_missing_or_ambiguous_sources_are_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"sample 0: the selection model's stored ranking \[0, 1\] has 1 wrong"):
+    with pytest.raises(
+        ValueError, match=r"sample 0: the selection model's stored ranking \[0, 1\] has 1 wrong"
+    ):
         build_options([(0,)], 5, "confusion", num_options=3, num_questions=None, rankings=[[0, 1]])
     with pytest.raises(ValueError, match="go with strategy 'confusion' only"):
         build_options([(0,)], 5, "confusion", num_options=3, num_questions=None)
@@ -53,7 +55,7 @@ def test_a_too_short_ranking_and_missing_or_ambiguous_sources_are_clear_errors(t
         read_rankings(ConfusionSource(str(db), "sel"), "toy")
     assert read_rankings(ConfusionSource(str(db), "sel", run="r2"), "toy") == {"a": [1, 2, 3, 4, 0]}
     _store(db, {"z": {"scores": [0.1]}}, eval_set="bad")
-    with pytest.raises(ValueError, match="the record of 'z'.*stores no class ranking"):
+    with pytest.raises(ValueError, match=r"the record of 'z'.*stores no class ranking"):
         read_rankings(ConfusionSource(str(db), "sel"), "bad")
 
 
@@ -70,11 +72,38 @@ def test_unscored_images_are_not_asked_and_build_mcq_cli_reads_the_store(tmp_pat
                       rankings=read_rankings(ConfusionSource(str(db), "sel"), "imagenet-r"))  # fmt: skip
     assert [q.sample_id for q in bench.questions] == ids[:2]  # the third image was never scored
     assert sorted(set(bench.questions[0].options) - {0}) == [1, 7, 9]
-    assert sorted(set(bench.questions[1].options) - {0}) == [1, 2, 3]  # its own label 0 is skipped in the ranking
+    assert sorted(set(bench.questions[1].options) - {0}) == [
+        1,
+        2,
+        3,
+    ]  # its own label 0 is skipped in the ranking
     argv = ["--set", f"imagenet-r={root}", "--strategy", "confusion", "--num-options", "4", "--num-questions", "0",
             "--confusion-db", str(db), "--confusion-model", "sel", "--out", str(tmp_path / "out")]  # fmt: skip
     assert build_mcq_main(argv) == 0
     (path,) = (tmp_path / "out").glob("imagenet-r.confusion.k4.seed0.jsonl")
     assert [q.options for q in read_benchmark(path)] == [q.options for q in bench.questions]
-    assert build_mcq_main(["--set", f"imagenet-r={root}", "--strategy", "confusion", "--out", str(tmp_path)]) == 2
+    assert (
+        build_mcq_main(["--set", f"imagenet-r={root}", "--strategy", "confusion", "--out", str(tmp_path)])
+        == 2
+    )
     assert "--strategy confusion needs --confusion-db" in capsys.readouterr().err
+
+
+def test_imagenet_datamodule_builds_confusion_questions_from_the_store(tmp_path):
+    from vlmrobust.data.datamodules import ImageNetDataModule
+    from vlmrobust.data.imagenet import read_imagenet_val
+
+    root = fx.write_val_folders(tmp_path / "val", {1: 10, 2: 20, 3: 30})
+    ids = [s.sample_id for s in read_imagenet_val(root, labels="original")]
+    db = tmp_path / "r.db"
+    _store(db, {ids[0]: {"top5": [10, 11, 12, 13, 14]}, ids[1]: {"top5": [5, 20, 6, 7, 8]},
+                ids[2]: {"top5": [1, 2, 3, 4, 30]}}, eval_set="imagenet-val")  # fmt: skip
+    dm = ImageNetDataModule(val_root=str(root), val_labels="original", mode="mcq", mcq_strategy="confusion",
+                            mcq_num_options=3, mcq_num_questions=None,
+                            mcq_confusion=ConfusionSource(str(db), "sel"))  # fmt: skip
+    dm.setup()
+    (questions,) = [ds.questions for ds in dm.eval_datasets]
+    got = {q.sample_id: sorted(set(q.options) - {q.answer_class}) for q in questions}
+    assert got == {ids[0]: [11, 12], ids[1]: [5, 6], ids[2]: [1, 2]}
+    with pytest.raises(ValueError, match="mcq_strategy 'confusion' needs mcq_confusion="):
+        ImageNetDataModule(val_root=str(root), val_labels="original", mode="mcq", mcq_strategy="confusion")

@@ -4,7 +4,9 @@ train for the training recipes.
 ``val_dataloader()`` returns one loader per eval set, in the order of :attr:`eval_sets`: ImageNet val,
 then for every configured shift its paired ID set (val restricted to the shift's classes, for the
 200-class ImageNet-R/-A and 113-class ObjectNet; shared when two shifts have the same classes) followed
-by the shift itself, whose ``id_set`` names that ID set (val itself for 1000-class shifts). In ``mcq``
+by the shift itself, whose ``id_set`` names that ID set (val itself for 1000-class shifts), then every
+corruption x severity of the configured corruption families (ImageNet-C, ImageNet-3DCC), each its own set
+``<family>/<corruption>/<severity>`` paired with val. In ``mcq``
 mode every set is asked as K-way multiple-choice questions (built by seed, or read from ``mcq_dir``), and
 ImageNet val uses the clean labels of Kisel et al. by default, as ``vlmrobust build-mcq`` does. With
 ``train_root``, ``train_dataloader()`` serves shuffled, resumable batches of ImageNet-1k train.
@@ -27,12 +29,20 @@ from vlmrobust.core.suggest import did_you_mean
 from vlmrobust.data.datamodules.resumable import ResumableTrainData
 from vlmrobust.data.evalsets import EvalSetInfo
 from vlmrobust.data.imagenet import metadata
+from vlmrobust.data.imagenet.corruptions import (
+    FAMILIES,
+    SEVERITIES,
+    check_corruption,
+    check_severity,
+    corruption_sets,
+)
 from vlmrobust.data.imagenet.dataset import ImageNetEvalDataset, eval_set_info
 from vlmrobust.data.imagenet.restrict import pair_with_val
 from vlmrobust.data.imagenet.samples import ImageSet, OnError, imagenet_1k_classes
 from vlmrobust.data.imagenet.train import read_imagenet_train
 from vlmrobust.data.imagenet.val import LabelSource, read_imagenet_val
 from vlmrobust.data.mcq.builder import build_mcq
+from vlmrobust.data.mcq.confusion import ConfusionSource, read_rankings
 from vlmrobust.data.mcq.dataset import MCQDataset
 from vlmrobust.data.mcq.io import benchmark_stem, read_benchmark
 from vlmrobust.data.registry import get_reader, list_evalsets
@@ -75,6 +85,11 @@ class ImageNetDataModule(ResumableTrainData, LightningDataModule):
     Args:
         val_root: ImageNet val (wnid folders, flat + devkit, or the Kaggle folder).
         shifts: shift name -> folder; names from ``SHIFTS`` (loader order follows this mapping).
+        corruptions: corruption family (``imagenet-c``, ``3dcc``) -> its folder (holding one folder per
+            corruption); its sets come after the shifts, family by family in this mapping's order.
+        corruption_names: corruptions read from every family of ``corruptions``, in this order (each must
+            be one of every family's); ``None``: each family's standard list (ImageNet-C's 15, 3DCC's 12).
+        severities: severities read for every corruption (each in 1..5; every folder must exist).
         val_labels: val label source: ``original``, ``clean`` (Kisel et al.) or ``real``; ``None``: clean in
             ``mcq`` mode (as ``vlmrobust build-mcq``), original in ``classification`` mode.
         val_label_file: ``clean_validation.csv`` / ``real.json`` when the val labels are not original.
@@ -85,6 +100,8 @@ class ImageNetDataModule(ResumableTrainData, LightningDataModule):
         mcq_num_questions: questions per eval set in ``mcq`` mode (``None``: every image).
         mcq_seed: seed of the questions in ``mcq`` mode.
         mcq_dir: folder of prebuilt benchmark files (``vlmrobust build-mcq`` names); ``None`` builds them.
+        mcq_confusion: for ``mcq_strategy="confusion"`` (holistic §IX), the selection model whose stored
+            per-sample rankings give each image's distractors (its most confident wrong classes).
         templates: zero-shot prompt templates (``"{}"`` = class name); default the 80 OpenAI templates.
         image_size: side of the default eval transform (until ``set_image_transforms`` replaces it).
         eval_batch_size: batch size of the eval loaders.
@@ -108,15 +125,20 @@ class ImageNetDataModule(ResumableTrainData, LightningDataModule):
         val_root: str,  # ImageNet val folder (any of the three official layouts)
         shifts: Mapping[str, str]
         | None = None,  # shift name -> folder, e.g. {"imagenet-r": "/data/imagenet-r"}
+        corruptions: Mapping[str, str]
+        | None = None,  # corruption family -> folder, e.g. {"imagenet-c": "/data/ImageNet-C"}
+        corruption_names: Sequence[str] | None = None,  # corruptions per family; None: its standard list
+        severities: Sequence[int] = SEVERITIES,  # severities per corruption, each in 1..5
         val_labels: LabelSource | None = None,  # original, clean (Kisel et al.) or real; None: clean for mcq
         val_label_file: str | None = None,  # clean_validation.csv / real.json for clean / real labels
         paired_id: bool = True,  # serve val restricted to each subset shift's classes before the shift
         mode: Literal["classification", "mcq"] = "classification",  # plain labels or K-way questions
-        mcq_strategy: Literal["random", "hierarchy", "visual"] = "hierarchy",  # distractors in mcq mode
+        mcq_strategy: Literal["random", "hierarchy", "visual", "confusion"] = "hierarchy",  # mcq distractors
         mcq_num_options: int = 5,  # K, options per question in mcq mode
         mcq_num_questions: int | None = 5000,  # questions per eval set in mcq mode (None: every image)
         mcq_seed: int = 0,  # seed of image selection, distractors and option order in mcq mode
         mcq_dir: str | None = None,  # prebuilt benchmark files (build-mcq names); None: build in memory
+        mcq_confusion: ConfusionSource | None = None,  # selection model of the confusion strategy
         templates: Sequence[str] | None = None,  # prompt templates with "{}"; None: 80 OpenAI templates
         image_size: int = 224,  # side of the default eval transform (replaced by set_image_transforms)
         eval_batch_size: int = 256,  # batch size of the eval loaders
@@ -132,6 +154,16 @@ class ImageNetDataModule(ResumableTrainData, LightningDataModule):
         for name in shifts:
             if name not in SHIFTS:
                 raise ValueError(f"unknown ImageNet shift {name!r}. {did_you_mean(name, SHIFTS, 'shifts')}")
+        corruptions = dict(corruptions or {})
+        for family in corruptions:
+            if family not in FAMILIES:
+                raise ValueError(
+                    f"unknown corruption family {family!r}. {did_you_mean(family, FAMILIES, 'families')}"
+                )
+            for corruption in corruption_names or ():
+                check_corruption(family, corruption)
+        for severity in severities:
+            check_severity(severity)
         if mode not in ("classification", "mcq"):
             raise ValueError(f"unknown mode {mode!r}; valid: 'classification', 'mcq'")
         if val_labels is None:
@@ -149,6 +181,11 @@ class ImageNetDataModule(ResumableTrainData, LightningDataModule):
             raise ValueError(
                 "mcq_strategy 'visual' needs mcq_dir= with benchmarks built by `vlmrobust build-mcq`"
             )
+        if mode == "mcq" and mcq_strategy == "confusion" and mcq_dir is None and mcq_confusion is None:
+            raise ValueError(
+                "mcq_strategy 'confusion' needs mcq_confusion= (results_db, model, protocol of the selection "
+                "model) or mcq_dir= with benchmarks built by `vlmrobust build-mcq --strategy confusion`"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if samples_per_class is not None and samples_per_class < 1:
@@ -158,9 +195,12 @@ class ImageNetDataModule(ResumableTrainData, LightningDataModule):
                 raise ValueError(f"prompt template {t!r} has no '{{}}' placeholder for the class name")
         self.save_hyperparameters()
         self.val_root, self.shifts = val_root, shifts
+        self.corruptions, self.severities = corruptions, tuple(severities)
+        self.corruption_names = None if corruption_names is None else tuple(corruption_names)
         self.val_labels, self.val_label_file, self.paired_id = val_labels, val_label_file, paired_id
         self.mode, self.mcq_strategy, self.mcq_num_options = mode, mcq_strategy, mcq_num_options
         self.mcq_num_questions, self.mcq_seed, self.mcq_dir = mcq_num_questions, mcq_seed, mcq_dir
+        self.mcq_confusion = mcq_confusion
         self.templates = tuple(templates) if templates else metadata.clip_templates()
         self.eval_batch_size, self.num_workers, self.on_error = eval_batch_size, num_workers, on_error
         self.train_root, self.batch_size, self.seed = train_root, batch_size, seed
@@ -184,14 +224,21 @@ class ImageNetDataModule(ResumableTrainData, LightningDataModule):
                 sets.append(id_set)
                 names.add(id_set.name)
             sets.append(shift)
+        for family, root in self.corruptions.items():
+            for corrupted in corruption_sets(
+                root, family, self.corruption_names, self.severities, on_error=self.on_error
+            ):
+                sets.append(pair_with_val(val, corrupted)[1])
         return sets
 
     def _mcq(self, base: ImageNetEvalDataset) -> MCQDataset:
         image_set = base.image_set
         if self.mcq_dir is None:
+            confusion = self.mcq_strategy == "confusion"
             bench = build_mcq(
                 image_set, self.mcq_strategy, num_options=self.mcq_num_options,
                 num_questions=self.mcq_num_questions, seed=self.mcq_seed,
+                rankings=read_rankings(self.mcq_confusion, image_set.name) if confusion else None,
             )  # fmt: skip
             return MCQDataset(base, bench.questions)
         stem = benchmark_stem(image_set.name, self.mcq_strategy, self.mcq_num_options, self.mcq_seed)
