@@ -2,6 +2,8 @@
 
 In ``mcq`` mode every eval set is asked as K-way multiple-choice questions over its images (built with
 ``vlmrobust.data.mcq.world.build_world_mcq``, shape-family ``hierarchy`` or ``random`` distractors).
+With ``corruptions``, the ID images with ImageNet-C corruptions are a family of shifts of their own
+(``world/c/<corruption>/<severity>``, ``vlmrobust.data.corruptions``; the ``corruptions`` extra).
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from vlmrobust.core.suggest import did_you_mean
+from vlmrobust.data.corruptions import (
+    CachedCorruptedDataset,
+    CorruptedDataset,
+    CorruptionName,
+    cache_corrupted,
+    check_corruption,
+    corrupted_info,
+)
+from vlmrobust.data.corruptions.library import imagecorruptions
 from vlmrobust.data.datamodules.benchmarks import BenchmarksDataModule, BenchmarkSet
 from vlmrobust.data.datamodules.resumable import ResumableTrainData
 from vlmrobust.data.evalsets import EvalSetInfo
@@ -35,10 +46,11 @@ from vlmrobust.data.world.generator import ProceduralWorld
 class WorldDataModule(ResumableTrainData, LightningDataModule):
     """Procedural-world data: captioned ID images for training; labelled ID and shifted images for evaluation.
 
-    ``val_dataloader()`` and ``test_dataloader()`` both return ``[id, *shifts]`` loaders over the eval split,
-    in the order of :attr:`eval_sets`. Images are float tensors (:func:`to_tensor`) until a LightningModule
-    replaces the transforms with its model's preprocessing via :meth:`set_image_transforms` (effective even
-    after setup); a dataset whose ``transform`` is set to ``None`` yields PIL images (for VLMs).
+    ``val_dataloader()`` and ``test_dataloader()`` both return ``[id, *shifts, *corrupted, *benchmarks]``
+    loaders over the eval split, in the order of :attr:`eval_sets`. Images are float tensors
+    (:func:`to_tensor`) until a LightningModule replaces the transforms with its model's preprocessing via
+    :meth:`set_image_transforms` (effective even after setup); a dataset whose ``transform`` is set to
+    ``None`` yields PIL images (for VLMs).
 
     Args:
         seed: world seed; every image and caption is a pure function of (seed, domain, split, index).
@@ -65,10 +77,20 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
         benchmark_pairs: object pairs of ``whatsup-world`` (four images each); each ARO set has four times as
             many scenes.
         benchmark_dir: folder the benchmark files are written to (once per seed and size).
+        corruptions: ImageNet-C corruptions of the ID eval images to evaluate after the shifts, each at every
+            severity of ``severities``: sets ``world/c/<corruption>/<severity>`` paired with ``world/id``
+            (in ``mcq`` mode asked with the ID set's questions). Needs ``vlmrobust-data[corruptions]``.
+        severities: corruption severities (1-5), in this order.
+        corruption_seed: seed of the corruption draws (each image's draws are a function of it, the
+            corruption and the image's sample id).
+        corruption_cache_dir: write every corrupted set once to WebDataset shards in this folder and read it
+            from there (``cache_corrupted``; for slow corruptions such as ``glass_blur``); ``None``: corrupt
+            on the fly.
 
     Attributes:
         eval_datasets: the datasets behind ``val_dataloader()``, in the order of :attr:`eval_sets` (after
-            ``setup``): ``LabelledDataset`` s, or ``MCQDataset`` s over them in ``mcq`` mode.
+            ``setup``): ``LabelledDataset`` s, then ``CorruptedDataset`` s (``CachedCorruptedDataset`` s with
+            ``corruption_cache_dir``), or ``MCQDataset`` s over them in ``mcq`` mode.
     """
 
     def __init__(
@@ -91,6 +113,10 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
         benchmarks: Sequence[Literal["whatsup-world", "aro-world-relation", "aro-world-attribution"]] = (),
         benchmark_pairs: int = 25,  # object pairs of whatsup-world (x4 images); ARO sets: x4 scenes
         benchmark_dir: str = "outputs/world_benchmarks",  # where the benchmark files are written
+        corruptions: Sequence[CorruptionName] = (),  # ImageNet-C corruptions of the ID eval images
+        severities: Sequence[int] = (3,),  # severities (1-5) of every corruption
+        corruption_seed: int = 0,  # seed of the corruption draws (with each image's sample id)
+        corruption_cache_dir: str | None = None,  # cache corrupted sets as shards here; None: on the fly
     ) -> None:
         super().__init__()
         for name in shifts:
@@ -112,6 +138,14 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
             raise ValueError(f"unknown world mcq_strategy {mcq_strategy!r}; valid: 'hierarchy', 'random'")
         if not 2 <= mcq_num_options <= len(CLASS_NAMES):
             raise ValueError(f"mcq_num_options must be in 2..{len(CLASS_NAMES)}, got {mcq_num_options}")
+        for name in corruptions:
+            for severity in severities:
+                check_corruption(name, severity)
+        for key, values in (("corruptions", corruptions), ("severities", severities)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"world {key} must be distinct, got {list(values)}")
+        if corruptions:
+            imagecorruptions()  # a missing corruptions extra fails at configuration time
         self.save_hyperparameters()
         self.seed, self.train_size, self.eval_size = seed, train_size, eval_size
         self.shifts, self.templates = list(shifts), list(templates)
@@ -120,6 +154,8 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
         self.mode, self.mcq_strategy, self.mcq_num_options, self.mcq_seed = (
             mode, mcq_strategy, mcq_num_options, mcq_seed
         )  # fmt: skip
+        self.corruptions = [(name, severity) for name in corruptions for severity in severities]
+        self.corruption_seed, self.corruption_cache_dir = corruption_seed, corruption_cache_dir
         self.world = ProceduralWorld(seed, image_size)
         self.train_transform: ImageTransform | None = to_tensor
         self.eval_transform: ImageTransform | None = to_tensor
@@ -147,19 +183,20 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
     def eval_sets(self) -> list[EvalSetInfo]:
         """Metadata of the eval sets, in the order of ``val_dataloader()`` (``task="mcq"`` in ``mcq`` mode,
         where every image is asked once, so ``num_samples`` is ``eval_size`` either way)."""
-        mcq = self.mode == "mcq"
-        return [
-            EvalSetInfo(
-                name=f"world/{d}",
-                class_names=CLASS_NAMES,
-                templates=tuple(self.templates),
-                id_set=None if d == "id" else "world/id",
-                num_samples=self.eval_size,
-                task=self.mode,
-                num_options=self.mcq_num_options if mcq else None,
-            )
-            for d in self.eval_domains
-        ] + (self.benchmarks.eval_sets if self.benchmarks is not None else [])
+        domains = [self._info(d, self.mode) for d in self.eval_domains]
+        corrupted = [corrupted_info(domains[0], name, severity) for name, severity in self.corruptions]
+        return domains + corrupted + (self.benchmarks.eval_sets if self.benchmarks is not None else [])
+
+    def _info(self, domain: str, task: Literal["classification", "mcq"]) -> EvalSetInfo:
+        return EvalSetInfo(
+            name=f"world/{domain}",
+            class_names=CLASS_NAMES,
+            templates=tuple(self.templates),
+            id_set=None if domain == "id" else "world/id",
+            num_samples=self.eval_size,
+            task=task,
+            num_options=self.mcq_num_options if task == "mcq" else None,
+        )
 
     def setup(self, stage: str | None = None) -> None:
         """Build the datasets (cheap: images are drawn on access)."""
@@ -177,13 +214,27 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
                 LabelledDataset(self.world, d, "eval", self.eval_size, self.eval_transform, cache)
                 for d in self.eval_domains
             ]
-            self.eval_datasets = (
-                labelled if self.mode == "classification" else [self._mcq(ds) for ds in labelled]
-            )
+            corrupted = [self._corrupted(labelled[0], name, severity) for name, severity in self.corruptions]
+            if self.mode == "classification":
+                self.eval_datasets = [*labelled, *corrupted]
+            else:
+                mcq = [self._mcq(ds) for ds in labelled]
+                id_questions = mcq[0].questions  # corrupted images are asked the ID set's questions
+                self.eval_datasets = [*mcq, *(MCQDataset(ds, id_questions) for ds in corrupted)]
             if self.benchmarks is not None:
                 self.benchmarks.set_image_transforms(self.train_transform, self.eval_transform)
                 self.benchmarks.setup()
                 self.eval_datasets += self.benchmarks.eval_datasets
+
+    def _corrupted(
+        self, images: LabelledDataset, name: CorruptionName, severity: int
+    ) -> CorruptedDataset | CachedCorruptedDataset:
+        info = self._info("id", "classification")  # of the images (an mcq set wraps them in questions)
+        dataset = CorruptedDataset(images, name, severity, self.corruption_seed, info, self.cache_images)
+        if self.corruption_cache_dir is None:
+            return dataset
+        source = {"world_seed": self.seed, "image_size": self.world.image_size}
+        return cache_corrupted(dataset, self.corruption_cache_dir, source=source)
 
     def _mcq(self, dataset: LabelledDataset) -> MCQDataset:
         bench = build_world_mcq(
@@ -222,9 +273,9 @@ class WorldDataModule(ResumableTrainData, LightningDataModule):
                                      persistent_workers=self.num_workers > 0)  # fmt: skip
 
     def val_dataloader(self) -> list[DataLoader]:
-        """Loaders of the eval sets ``[id, *shifts, *benchmarks]`` (not shuffled)."""
+        """Loaders of the eval sets ``[id, *shifts, *corrupted, *benchmarks]`` (not shuffled)."""
         self.setup()
-        n = len(self.eval_domains)
+        n = len(self.eval_domains) + len(self.corruptions)
         loaders = [self._loader(ds, self.eval_batch_size, False) for ds in self.eval_datasets[:n]]
         return loaders + (self.benchmarks.val_dataloader() if self.benchmarks is not None else [])
 
