@@ -19,7 +19,9 @@ def test_world_corruptions_config_runs_as_shipped(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert vlmrobust(["eval", "--config", str(tmp_path / "c.yaml")]) == 0
     cells = ResultsStore(tmp_path / "results.db").cells(metric="top1")
-    expected = {"world/id"} | {f"world/c/{c}/{s}" for c in ("gaussian_noise", "fog", "pixelate") for s in (1, 3, 5)}
+    expected = {"world/id"} | {
+        f"world/c/{c}/{s}" for c in ("gaussian_noise", "fog", "pixelate") for s in (1, 3, 5)
+    }
     assert set(cells["eval_set"]) == expected
     assert (cells["n"] == 12).all()
     assert "world/c/fog/5" in capsys.readouterr().out
