@@ -11,6 +11,15 @@ import os
 from pathlib import Path
 
 from vlmrobust.core.atomic import temp_path
+from vlmrobust.core.errors import CLIError
+
+
+def check_bootstrap_args(n_boot: int, ci_level: float) -> None:
+    """Refuse a negative ``--n-boot`` or a ``--ci-level`` outside (0, 1) with a one-line ``CLIError``."""
+    if n_boot < 0:
+        raise CLIError("--n-boot must be >= 0")
+    if not 0.0 < ci_level < 1.0:
+        raise CLIError(f"--ci-level must be in (0, 1), got {ci_level}")
 
 
 class StagedOutputs:

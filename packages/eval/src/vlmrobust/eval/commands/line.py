@@ -42,7 +42,7 @@ from vlmrobust.core.robustness import (
 )
 from vlmrobust.core.store import ResultsStore, StoreError
 from vlmrobust.core.transforms import TransformName
-from vlmrobust.eval.commands import StagedOutputs
+from vlmrobust.eval.commands import StagedOutputs, check_bootstrap_args
 from vlmrobust.eval.plots import plot_family_panel, plot_report_panel
 
 PROG = "vlmrobust line"
@@ -482,10 +482,7 @@ def summarize_families(families: FamilyReport, out: Path) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.n_boot < 0:
-        raise CLIError("--n-boot must be >= 0")
-    if not 0.0 < args.ci_level < 1.0:
-        raise CLIError(f"--ci-level must be in (0, 1), got {args.ci_level}")
+    check_bootstrap_args(args.n_boot, args.ci_level)
     if args.csv is not None:
         used = [
             f

@@ -37,7 +37,7 @@ from vlmrobust.core.slopes import SlopeComparison, compare_slopes, corruption_er
 from vlmrobust.core.store import ResultsStore, StoreError
 from vlmrobust.core.suggest import did_you_mean
 from vlmrobust.core.transforms import TransformName
-from vlmrobust.eval.commands import StagedOutputs
+from vlmrobust.eval.commands import StagedOutputs, check_bootstrap_args
 from vlmrobust.eval.commands.line import Table, pivot_cells, select_cells
 from vlmrobust.eval.plots import FamilyPoints, plot_family_lines
 
@@ -404,10 +404,7 @@ def summarize(panels: list[Panel], args: argparse.Namespace, units: Units) -> st
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.n_boot < 0:
-        raise CLIError("--n-boot must be >= 0")
-    if not 0.0 < args.ci_level < 1.0:
-        raise CLIError(f"--ci-level must be in (0, 1), got {args.ci_level}")
+    check_bootstrap_args(args.n_boot, args.ci_level)
     if args.csv is not None and (args.protocols or args.runs):
         raise CLIError("--protocol and --run select cells of a results store; they need --db, not --csv")
     table = load_table(args)
